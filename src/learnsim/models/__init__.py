@@ -1,0 +1,45 @@
+"""Model families and the one explicit registry that builds them from configs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+
+from learnsim.models.mlp import MLP, MLPConfig
+from learnsim.models.rnn import RNN, RNNConfig
+from learnsim.models.simulator import SimulatorModel
+from learnsim.models.transformer import Transformer, TransformerConfig
+
+# type -> (config class, network class). Adding a family means adding a file and a line here.
+MODEL_FAMILIES = {
+    "mlp": (MLPConfig, MLP),
+    "rnn": (RNNConfig, RNN),
+    "transformer": (TransformerConfig, Transformer),
+}
+
+ModelConfig = Annotated[MLPConfig | RNNConfig | TransformerConfig, Field(discriminator="type")]
+_MODEL_CONFIG_ADAPTER = TypeAdapter(ModelConfig)
+
+
+def parse_model_config(data: dict) -> MLPConfig | RNNConfig | TransformerConfig:
+    """Validate a plain dict (from YAML/JSON) into the config class its ``type`` names."""
+    return _MODEL_CONFIG_ADAPTER.validate_python(data)
+
+
+def model_from_config(config) -> SimulatorModel:
+    """Build an untrained ``SimulatorModel`` (identity normalisation) for a model config."""
+    _, network_class = MODEL_FAMILIES[config.type]
+    return SimulatorModel(config, network_class(config))
+
+
+__all__ = [
+    "MODEL_FAMILIES",
+    "MLPConfig",
+    "ModelConfig",
+    "RNNConfig",
+    "SimulatorModel",
+    "TransformerConfig",
+    "model_from_config",
+    "parse_model_config",
+]

@@ -1,0 +1,39 @@
+"""Fields every model family shares: the feature schema, the time step and the history length."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from learnsim.features import FeatureSchema, Input, Output
+
+
+class ModelConfigBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outputs: list[Output] = Field(
+        min_length=1, description="Model outputs; those without parent are predicted."
+    )
+    inputs: list[Input] = Field(min_length=1, description="Model inputs: external ones and simulated states.")
+    dt: float = Field(gt=0, description="Time step of the data and of simulation, in seconds.")
+    sequence_length: int = Field(
+        default=1, ge=1, le=4096, description="History window length (time steps) the model sees."
+    )
+
+    @model_validator(mode="after")
+    def _check_schema(self):
+        FeatureSchema(tuple(self.inputs), tuple(self.outputs))  # raises SchemaError naming the rule
+        return self
+
+    @property
+    def schema(self) -> FeatureSchema:
+        return FeatureSchema(tuple(self.inputs), tuple(self.outputs))
+
+    @property
+    def n_network_inputs(self) -> int:
+        """Per-step width the network sees: 1 per input, 2 per angle input (sin, cos)."""
+        schema = self.schema
+        return sum(2 if schema.is_angle(f.name) else 1 for f in self.inputs)
+
+    @property
+    def n_direct_outputs(self) -> int:
+        return sum(1 for f in self.outputs if f.parent is None)

@@ -1,0 +1,104 @@
+import pytest
+import torch
+from helpers import onyx_config
+from pydantic import ValidationError
+
+from learnsim import Input, Output, RNNConfig, TransformerConfig, model_from_config, parse_model_config
+from learnsim.normalize import FeatureScaler, scaling_for
+
+
+def family_configs():
+    base = onyx_config(sequence_length=6).model_dump(include={"outputs", "inputs", "dt", "sequence_length"})
+    return {
+        "mlp": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32),
+        "rnn-gru": RNNConfig(**base, rnn_type="GRU", hidden_layers=2, hidden_size=32),
+        "rnn-lstm": RNNConfig(**base, rnn_type="LSTM", hidden_layers=1, hidden_size=32),
+        "rnn-plain": RNNConfig(**base, rnn_type="RNN", hidden_layers=1, hidden_size=32),
+        "transformer": TransformerConfig(**base, n_layer=2, n_head=4, n_embd=32),
+    }
+
+
+@pytest.mark.parametrize("name", list(family_configs()))
+def test_every_family_learns_a_toy_problem(name):
+    # Target: a fixed nonlinear function of the window; the loss must fall well below its start.
+    torch.manual_seed(0)
+    model = model_from_config(family_configs()[name])
+    x = torch.randn(512, 6, 3)
+    target = torch.tanh(x[:, -1, :1] * 2) - 0.5 * x[:, -2, 1:2] + 0.3 * x[:, :, 2:].mean(1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss = torch.nn.functional.mse_loss(model(x), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.25 * losses[0], (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("name", list(family_configs()))
+def test_config_round_trips_through_plain_dict(name):
+    config = family_configs()[name]
+    again = parse_model_config(config.model_dump(mode="json"))
+    assert again == config and type(again) is type(config)
+
+
+def test_invalid_hyperparameters_name_the_field():
+    base = onyx_config().model_dump(include={"outputs", "inputs", "dt", "sequence_length"})
+    with pytest.raises(ValidationError, match="hidden_size"):
+        parse_model_config({**base, "type": "mlp", "hidden_size": 0})
+    with pytest.raises(ValidationError, match="rnn_type"):
+        parse_model_config({**base, "type": "rnn", "rnn_type": "TCN"})
+    with pytest.raises(ValidationError, match="n_embd .30. must be divisible by n_head .4."):
+        parse_model_config({**base, "type": "transformer", "n_embd": 30, "n_head": 4})
+    with pytest.raises(ValidationError, match="hidden_sise"):
+        parse_model_config({**base, "type": "mlp", "hidden_sise": 3})
+    with pytest.raises(ValidationError, match="'mlp', 'rnn', 'transformer'"):
+        parse_model_config({**base, "type": "cnn"})
+    with pytest.raises(ValidationError, match="dt"):
+        parse_model_config({**base, "type": "mlp", "dt": 0})
+
+
+def test_scaler_round_trip_and_rules():
+    scaler = FeatureScaler(3)
+    scaler.set_statistics([1.0, -2.0, 0.0], [2.0, 0.5, 1.0])
+    x = torch.randn(10, 3)
+    assert torch.allclose(scaler.denormalize(scaler.normalize(x)), x, atol=1e-6)
+    assert torch.allclose(scaler.normalize(torch.tensor([[1.0, -2.0, 0.0]])), torch.zeros(1, 3))
+    assert scaling_for("mean", 3.0, 2.0) == (3.0, 2.0)
+    assert scaling_for((-4.0, 0.0), 99.0, 99.0) == (-2.0, 2.0)  # [min, max] -> [-1, 1]
+    assert scaling_for(None, 3.0, 2.0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="scales must be > 0"):
+        scaler.set_statistics([0.0] * 3, [1.0, 0.0, 1.0])
+
+
+def test_model_is_self_contained_in_state_dict():
+    torch.manual_seed(0)
+    model = model_from_config(onyx_config())
+    model.set_statistics(
+        {
+            "velocity": (1.0, 2.0),
+            "position": (0.5, 3.0),
+            "control_input": (0.0, 4.0),
+            "acceleration_prediction": (-1.0, 5.0),
+        }
+    )
+    clone = model_from_config(onyx_config())
+    clone.load_state_dict(model.state_dict())
+    window = torch.randn(4, 8, 3)
+    assert torch.equal(model(window), clone(window))
+    assert clone.output_scaler.scale.item() == 5.0
+
+
+def test_angle_inputs_are_fed_as_sin_cos():
+    angled = onyx_config(
+        inputs=[Input("theta", parent="theta_next", relation="equal", angle=True), Input("u")],
+        outputs=[Output("theta_next", angle=True)],
+    )
+    assert angled.n_network_inputs == 3  # sin, cos of theta + u
+    model = model_from_config(angled)
+    window = torch.zeros(1, 8, 2)
+    window[..., 0] = torch.pi - 1e-4
+    other = window.clone()
+    other[..., 0] = -torch.pi + 1e-4  # the same physical angle, 2e-4 away across the wrap
+    assert torch.allclose(model.encode_window(window), model.encode_window(other), atol=1e-3)
