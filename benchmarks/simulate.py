@@ -51,13 +51,13 @@ def simulate_loop(model, batch: int, steps: int, device: str) -> None:
     )
 
 
-def best_time(fn, repeats: int, device: str) -> float:
+def best_time(fn, args: tuple, repeats: int, device: str) -> float:
     times = []
     for _ in range(repeats):
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        fn()
+        fn(*args)
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
@@ -79,11 +79,9 @@ def main() -> None:
         for batch in (1, 1024):
             bare_loop(model, batch, 50, args.device)  # warm-up
             simulate_loop(model, batch, 50, args.device)
-            t_bare = best_time(
-                lambda: bare_loop(model, batch, args.steps, args.device), args.repeats, args.device
-            )
+            t_bare = best_time(bare_loop, (model, batch, args.steps, args.device), args.repeats, args.device)
             t_sim = best_time(
-                lambda: simulate_loop(model, batch, args.steps, args.device), args.repeats, args.device
+                simulate_loop, (model, batch, args.steps, args.device), args.repeats, args.device
             )
             rate_bare = args.steps * batch / t_bare
             rate_sim = args.steps * batch / t_sim

@@ -1,0 +1,3 @@
+from learnsim.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""``learnsim data``: import, list, show and remove datasets in the local store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+data_app = typer.Typer(
+    help="Manage datasets in the local store ($LEARNSIM_HOME/datasets).", no_args_is_help=True
+)
+console = Console()
+
+
+@data_app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="CSV, Parquet (.parquet/.pq) or HDF5 (.h5/.hdf5) file."),
+    name: str = typer.Option(..., "--name", help="Dataset name in the store."),
+    dt: float = typer.Option(..., "--dt", help="Time step between rows, seconds."),
+    episode_column: str = typer.Option(None, "--episode-column", help="Column holding episode ids."),
+    time_column: str = typer.Option(None, "--time-column", help="Column holding time stamps (s)."),
+    source: list[str] = typer.Option([], "--source", help="Lineage: NAME[@VERSION] this data was made from."),
+):
+    """Validate FILE and save it as a new version of NAME."""
+    from learnsim.data.dataset import Dataset
+    from learnsim.store.datasets import save_dataset
+
+    with console.status(f"reading {file}"):
+        dataset = Dataset.from_file(file, dt, episode_column, time_column)
+        meta = save_dataset(name, dataset, source_datasets=source)
+    console.print(
+        f"saved [bold]{name}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episode(s), "
+        f"features {meta['features']}"
+    )
+    for warning in meta["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+@data_app.command("example")
+def example(
+    system: str = typer.Option("oscillator", help="oscillator or pendulum."),
+    name: str = typer.Option(None, help="Dataset name (default: the system's name)."),
+    episodes: int = typer.Option(64, min=1),
+    steps: int = typer.Option(500, min=2),
+    seed: int = typer.Option(0),
+):
+    """Generate a built-in example system's trajectories and save them."""
+    from learnsim.data.examples import example_dataset
+    from learnsim.store.datasets import save_dataset
+
+    meta = save_dataset(name or system, example_dataset(system, episodes, steps, seed=seed))
+    console.print(
+        f"saved [bold]{meta['name']}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episodes"
+    )
+
+
+@data_app.command("list")
+def list_():
+    """List every dataset version in the store."""
+    from learnsim.store.datasets import list_datasets
+
+    table = Table("name", "version", "rows", "episodes", "dt (s)", "features", "created")
+    for meta in list_datasets():
+        table.add_row(
+            meta["name"],
+            meta["version"],
+            str(meta["rows"]),
+            str(meta["episodes"]),
+            f"{meta['dt']:g}",
+            ", ".join(meta["features"]),
+            _created(meta),
+        )
+    console.print(table)
+
+
+@data_app.command("show")
+def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
+    """Per-column statistics and the validation report of a stored dataset."""
+    from learnsim.data.validate import validate_dataset
+    from learnsim.store.datasets import dataset_meta, load_dataset
+    from learnsim.store.versions import parse_reference
+
+    name, version = parse_reference(reference)
+    meta = dataset_meta(name, version)
+    console.print(
+        f"[bold]{name}@{meta['version']}[/]  rows={meta['rows']} episodes={meta['episodes']} "
+        f"dt={meta['dt']:g}s created={_created(meta)}"
+    )
+    if meta["lineage"]:
+        console.print("lineage: " + ", ".join(f"{s['name']}@{s['version']}" for s in meta["lineage"]))
+    table = Table("column", "mean", "std", "min", "max")
+    for column, s in meta["statistics"].items():
+        table.add_row(column, *(f"{s[k]:.6g}" for k in ("mean", "std", "min", "max")))
+    console.print(table)
+    report = validate_dataset(load_dataset(name, meta["version"]))
+    console.print("validation: " + ("[green]ok[/]" if report.ok else "[red]errors[/]"))
+    for line in report.errors:
+        console.print(f"  [red]error:[/] {line}")
+    for line in report.warnings or meta.get("warnings", []):
+        console.print(f"  [yellow]warning:[/] {line}")
+
+
+@data_app.command("rm")
+def rm(reference: str = typer.Argument(..., help="NAME@VERSION to delete.")):
+    """Delete one dataset version."""
+    from learnsim.errors import StoreError
+    from learnsim.store.datasets import delete_dataset
+    from learnsim.store.versions import parse_reference
+
+    name, version = parse_reference(reference)
+    if version is None:
+        raise StoreError(f"give the version to delete: learnsim data rm {name}@VERSION")
+    delete_dataset(name, version)
+    console.print(f"deleted {reference}")
+
+
+def _created(meta: dict) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(meta["created_ns"] / 1e9).strftime("%Y-%m-%d %H:%M:%S")

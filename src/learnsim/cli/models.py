@@ -1,0 +1,58 @@
+"""``learnsim models``: list and inspect stored models."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+models_app = typer.Typer(
+    help="Inspect trained models in the local store ($LEARNSIM_HOME/models).", no_args_is_help=True
+)
+console = Console()
+
+
+@models_app.command("list")
+def list_():
+    """List every stored model version."""
+    from learnsim.cli.data import _created
+    from learnsim.store.models import list_models
+
+    table = Table("name", "version", "family", "parameters", "dataset", "created")
+    for meta in list_models():
+        lineage = meta.get("lineage", {})
+        table.add_row(
+            meta["name"],
+            meta["version"],
+            meta["family"],
+            f"{meta['parameters']:,}",
+            f"{lineage.get('dataset', '-')}@{lineage.get('dataset_version', '-')}",
+            _created(meta),
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
+    """Config, lineage and test metrics of a stored model."""
+    import json
+
+    from learnsim.store.models import model_meta, model_store
+    from learnsim.store.versions import parse_reference
+
+    name, version = parse_reference(reference)
+    meta = model_meta(name, version)
+    path = model_store().root / name / meta["version"]
+    config = json.loads((path / "model.json").read_text())["config"]
+    console.print(
+        f"[bold]{name}@{meta['version']}[/]  family={meta['family']} parameters={meta['parameters']:,}"
+    )
+    console.print("lineage: " + json.dumps(meta.get("lineage", {})))
+    console.print("inputs: " + ", ".join(meta["inputs"]) + " | outputs: " + ", ".join(meta["outputs"]))
+    table = Table("metric", "value")
+    for key, value in meta.get("metrics", {}).items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(
+        "config: " + json.dumps({k: v for k, v in config.items() if k not in ("inputs", "outputs")})
+    )

@@ -1,0 +1,257 @@
+"""``Dataset``: a table of numeric features with a fixed time step, optional episodes and time column."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from learnsim.errors import DataError
+
+
+@dataclass
+class Dataset:
+    """Numeric feature columns sampled every ``dt`` seconds.
+
+    columns: name -> (N,) float64 array, in column order.
+    episode: (N,) int64 episode id per row, or None for one recording. Rows of an episode are contiguous.
+    time: (N,) float64 time stamps in seconds, or None.
+    Use the constructors (``from_pandas``, ``from_csv``, ``from_parquet``, ``from_hdf5``), which check the
+    structure: unique column names, numeric values, contiguous episodes.
+    """
+
+    columns: dict[str, np.ndarray]
+    dt: float
+    episode: np.ndarray | None = None
+    time: np.ndarray | None = None
+    episode_column: str = "episode"
+    time_column: str = "time"
+    source: str = field(default="<memory>", compare=False)
+    store_name: str | None = field(default=None, compare=False)
+    store_version: str | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if not (isinstance(self.dt, int | float) and np.isfinite(self.dt) and self.dt > 0):
+            raise DataError(f"{self.source}: dt must be a number > 0 (seconds), got {self.dt!r}")
+        self.dt = float(self.dt)
+        lengths = {name: len(values) for name, values in self.columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"{self.source}: columns have different lengths: {lengths}")
+        for name in (self.episode_column, self.time_column):
+            if name in self.columns and (
+                name == self.episode_column
+                and self.episode is not None
+                or name == self.time_column
+                and self.time is not None
+            ):
+                raise DataError(
+                    f"{self.source}: '{name}' is both a feature column and the episode/time column"
+                )
+        if self.episode is not None:
+            self.episode = np.asarray(self.episode, dtype=np.int64)
+            _check_contiguous_episodes(self.episode, self.source, self.episode_column)
+        if self.time is not None:
+            self.time = np.asarray(self.time, dtype=np.float64)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.columns)
+
+    def episode_bounds(self) -> list[tuple[int, int]]:
+        """Row ranges [start, end) of each episode in row order (one range when there are no episodes)."""
+        if self.n_rows == 0:
+            return []
+        if self.episode is None:
+            return [(0, self.n_rows)]
+        change = np.flatnonzero(np.diff(self.episode)) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [self.n_rows]])
+        return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+    def episode_ids(self) -> list[int]:
+        if self.episode is None:
+            return [0]
+        return [int(self.episode[start]) for start, _ in self.episode_bounds()]
+
+    def content_hash(self) -> str:
+        """sha256 over dt, column names and values, episode ids and times: the dataset's identity."""
+        h = hashlib.sha256()
+        h.update(repr(self.dt).encode())
+        for name, values in self.columns.items():
+            h.update(name.encode() + b"\0")
+            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        for extra in (self.episode, self.time):
+            h.update(b"\1" if extra is None else np.ascontiguousarray(extra).tobytes())
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ conversions
+    def to_arrow(self):
+        import pyarrow as pa
+
+        arrays = {name: pa.array(values) for name, values in self.columns.items()}
+        if self.episode is not None:
+            arrays = {self.episode_column: pa.array(self.episode)} | arrays
+        if self.time is not None:
+            arrays = {self.time_column: pa.array(self.time)} | arrays
+        return pa.table(arrays)
+
+    def to_pandas(self):
+        return self.to_arrow().to_pandas()
+
+    @classmethod
+    def from_arrow(
+        cls,
+        table,
+        dt: float,
+        episode_column: str | None = None,
+        time_column: str | None = None,
+        source: str = "<table>",
+    ) -> Dataset:
+        """Build from a pyarrow Table; every column but the episode/time ones becomes a float64 feature."""
+        import pyarrow as pa
+
+        names = table.column_names
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
+        if duplicates:
+            raise DataError(f"{source}: duplicate column names {duplicates}; column names must be unique")
+        if table.num_rows == 0:
+            raise DataError(f"{source}: the table is empty (0 rows)")
+        for wanted, what in ((episode_column, "episode"), (time_column, "time")):
+            if wanted is not None and wanted not in names:
+                raise DataError(f"{source}: {what} column '{wanted}' not found; columns are {names}")
+        columns = {}
+        for name in names:
+            column = table.column(name)
+            if not (
+                pa.types.is_integer(column.type)
+                or pa.types.is_floating(column.type)
+                or pa.types.is_boolean(column.type)
+            ):
+                raise DataError(
+                    f"{source}: column '{name}' is not numeric ({column.type}){_first_bad(column)}"
+                )
+            if column.null_count:
+                rows = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+                raise DataError(
+                    f"{source}: column '{name}' has {column.null_count} missing values "
+                    f"(first at rows {rows[:5].tolist()})"
+                )
+            columns[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        episode = columns.pop(episode_column) if episode_column else None
+        if episode is not None and not np.all(episode == np.round(episode)):
+            raise DataError(f"{source}: episode column '{episode_column}' must hold integers")
+        time = columns.pop(time_column) if time_column else None
+        if not columns:
+            raise DataError(f"{source}: no feature columns besides the episode/time columns")
+        return cls(columns, dt, episode, time, episode_column or "episode", time_column or "time", source)
+
+    @classmethod
+    def from_pandas(
+        cls, frame, dt: float, episode_column: str | None = None, time_column: str | None = None
+    ) -> Dataset:
+        import pyarrow as pa
+
+        duplicates = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        if duplicates:
+            raise DataError(f"<DataFrame>: duplicate column names {duplicates}; column names must be unique")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        return cls.from_arrow(table, dt, episode_column, time_column, source="<DataFrame>")
+
+    @classmethod
+    def from_csv(
+        cls, path, dt: float, episode_column: str | None = None, time_column: str | None = None
+    ) -> Dataset:
+        import pyarrow.csv as pacsv
+
+        path = _existing(path)
+        try:
+            # autogenerate names off + no dedup: duplicates must stay visible to be reported
+            table = pacsv.read_csv(path)
+        except Exception as error:  # pyarrow raises ArrowInvalid with its own parse details
+            raise DataError(f"{path}: cannot read as CSV: {error}") from None
+        return cls.from_arrow(table, dt, episode_column, time_column, source=str(path))
+
+    @classmethod
+    def from_parquet(
+        cls, path, dt: float, episode_column: str | None = None, time_column: str | None = None
+    ) -> Dataset:
+        import pyarrow.parquet as pq
+
+        path = _existing(path)
+        try:
+            table = pq.read_table(path)
+        except Exception as error:
+            raise DataError(f"{path}: cannot read as Parquet: {error}") from None
+        return cls.from_arrow(table, dt, episode_column, time_column, source=str(path))
+
+    @classmethod
+    def from_hdf5(cls, path, dt: float, key: str | None = None, columns: list[str] | None = None) -> Dataset:
+        """Read one of the two common robotics layouts (needs the ``hdf5`` extra: h5py).
+
+        - One group per episode: ``<episode>/observations/<name>`` ((T,) or (T, D)) and ``<episode>/actions``.
+          A D-wide array gives columns ``<name>_0 .. <name>_{D-1}``.
+        - One array shaped (T, B, D) at ``key`` (default: the file's only 3-D dataset), each of the B
+          trajectories an episode, columns named by ``columns`` or the array's ``columns`` attribute.
+        """
+        from learnsim.data.hdf5 import read_hdf5
+
+        path = _existing(path)
+        table_columns, episode = read_hdf5(path, key, columns)
+        return cls(table_columns, dt, episode, None, source=str(path))
+
+    @classmethod
+    def from_file(
+        cls, path, dt: float, episode_column: str | None = None, time_column: str | None = None
+    ) -> Dataset:
+        """Dispatch on the file suffix: .csv, .parquet/.pq, .h5/.hdf5."""
+        suffix = Path(path).suffix.lower()
+        if suffix in (".h5", ".hdf5"):
+            if episode_column or time_column:
+                raise DataError(
+                    f"{path}: HDF5 files take episodes from their layout; drop --episode-column/--time-column"
+                )
+            return cls.from_hdf5(path, dt)
+        readers = {".csv": cls.from_csv, ".parquet": cls.from_parquet, ".pq": cls.from_parquet}
+        if suffix not in readers:
+            raise DataError(
+                f"{path}: unknown file type '{suffix}'; expected .csv, .parquet, .pq, .h5 or .hdf5"
+            )
+        return readers[suffix](path, dt, episode_column, time_column)
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    return path
+
+
+def _first_bad(column) -> str:
+    for row, value in enumerate(column.to_pylist()):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return f"; row {row} holds {value!r}"
+    return ""
+
+
+def _check_contiguous_episodes(episode: np.ndarray, source: str, column: str) -> None:
+    change = np.flatnonzero(np.diff(episode)) + 1
+    starts = np.concatenate([[0], change]) if len(episode) else change
+    ids = episode[starts]
+    seen: dict[int, int] = {}
+    for start, episode_id in zip(starts.tolist(), ids.tolist(), strict=True):
+        if episode_id in seen:
+            raise DataError(
+                f"{source}: rows of episode {episode_id} (column '{column}') are not contiguous: it starts at "
+                f"row {seen[episode_id]} and again at row {start}; sort the table by episode first"
+            )
+        seen[episode_id] = start

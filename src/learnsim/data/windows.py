@@ -1,0 +1,116 @@
+"""Training samples as index arithmetic on one contiguous tensor per dataset.
+
+All rows live on the training device as ``inputs`` (N, n_inputs) and ``targets`` (N, n_direct_outputs) in
+physical units. A sample is a window start row ``s``: the model reads rows s .. s+L-1, the target is row
+s+L. Starts are only kept where the L+1 rows lie inside one split segment, so windows never cross an
+episode or split boundary. A batch is one gather, not B Python ``__getitem__`` calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from learnsim.data.splits import Segment, Split
+from learnsim.data.validate import derivation_state
+from learnsim.errors import DataError
+from learnsim.features import wrap_angle
+
+
+def direct_targets(dataset, config) -> np.ndarray:
+    """(N, n_direct_outputs) targets: row r holds the outputs the model predicts for row r (from r-1's window).
+
+    A direct output reads its own column when the dataset has it; otherwise it is derived from the state it
+    drives: x[r] (equal), x[r] - x[r-1] (delta, angle-aware) or (x[r] - x[r-1]) / dt (derivative). The first
+    row of each episode has no previous row and gets NaN; no window ever targets it.
+    """
+    schema = config.schema
+    columns = []
+    for output in schema.direct_outputs:
+        if output.column in dataset.columns:
+            columns.append(dataset.columns[output.column])
+            continue
+        state = derivation_state(config, output.name)
+        if state is None or state.column not in dataset.columns:
+            raise DataError(
+                f"output '{output.name}' has no dataset column '{output.column}' and drives no "
+                "recorded state to derive its targets from"
+            )
+        x = dataset.columns[state.column]
+        if state.relation == "equal":
+            columns.append(x.copy())
+            continue
+        change = np.full_like(x, np.nan)
+        change[1:] = x[1:] - x[:-1]
+        if schema.is_angle(state.name):
+            change = wrap_angle(change)
+        if state.relation == "derivative":
+            change = change / dataset.dt
+        for start, _ in dataset.episode_bounds():
+            change[start] = np.nan
+        columns.append(change)
+    return np.stack(columns, axis=1)
+
+
+def window_starts(segments: list[Segment], window_rows: int) -> np.ndarray:
+    """Start rows of every window of ``window_rows`` rows lying inside one segment."""
+    starts = [np.arange(s, e - window_rows + 1) for s, e in segments if e - s >= window_rows]
+    return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class WindowedData:
+    """Device tensors of every row, and window starts per split."""
+
+    inputs: torch.Tensor  # (N, n_inputs) physical
+    targets: torch.Tensor  # (N, n_direct_outputs) physical
+    starts: dict[str, torch.Tensor]  # split -> (n_windows,) start rows
+    split: Split
+    sequence_length: int
+
+    @classmethod
+    def build(cls, dataset, config, split: Split, device="cpu", dtype=torch.float32) -> WindowedData:
+        inputs = np.stack([dataset.columns[f.column] for f in config.inputs], axis=1)
+        targets = direct_targets(dataset, config)
+        L = config.sequence_length
+        starts = {
+            name: torch.as_tensor(window_starts(getattr(split, name), L + 1), device=device)
+            for name in ("train", "val", "test")
+        }
+        return cls(
+            inputs=torch.as_tensor(inputs, dtype=dtype, device=device),
+            targets=torch.as_tensor(np.nan_to_num(targets), dtype=dtype, device=device),
+            starts=starts,
+            split=split,
+            sequence_length=L,
+        )
+
+    def gather(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """starts (B,) -> windows (B, L, n_inputs) and targets (B, n_direct_outputs)."""
+        offsets = torch.arange(self.sequence_length, device=starts.device)
+        return self.inputs[starts[:, None] + offsets], self.targets[starts + self.sequence_length]
+
+    def sample(
+        self, batch_size: int, generator: torch.Generator, split: str = "train"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A uniformly random batch of windows (with replacement), drawn from ``generator``."""
+        starts = self.starts[split]
+        index = torch.randint(len(starts), (batch_size,), generator=generator, device=generator.device)
+        return self.gather(starts[index.to(starts.device)])
+
+    def segments(self, split: str) -> list[Segment]:
+        return getattr(self.split, split)
+
+    def training_statistics(self, config) -> dict[str, tuple[float, float]]:
+        """(mean, std) per input (over training rows) and direct output (over training targets) by name."""
+        rows = torch.cat([torch.arange(s, e) for s, e in self.split.train]).to(self.inputs.device)
+        inputs = self.inputs[rows].double()
+        targets = self.targets[self.starts["train"] + self.sequence_length].double()
+        stats = {}
+        for i, f in enumerate(config.inputs):
+            stats[f.name] = (inputs[:, i].mean().item(), inputs[:, i].std(correction=0).item())
+        for j, f in enumerate(config.schema.direct_outputs):
+            stats[f.name] = (targets[:, j].mean().item(), targets[:, j].std(correction=0).item())
+        return stats

@@ -1,0 +1,49 @@
+"""Trained models in the local store, with config, metrics and lineage (dataset version, run)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from learnsim.models.files import read_model, write_model
+from learnsim.store.versions import VersionedStore, learnsim_home, parse_reference
+
+
+def model_store() -> VersionedStore:
+    return VersionedStore(learnsim_home() / "models", "model")
+
+
+def save_model(name: str, model, metrics: dict | None = None, lineage: dict | None = None) -> dict:
+    """Save ``model`` as a new version of ``name`` (version = hash of weights and config); returns metadata."""
+    digest = hashlib.sha256(model.config.model_dump_json().encode())
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    version = digest.hexdigest()[:16]
+    meta = {
+        "family": model.config.type,
+        "inputs": [f.name for f in model.config.inputs],
+        "outputs": [f.name for f in model.config.outputs],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "metrics": metrics or {},
+        "lineage": lineage or {},
+    }
+    store = model_store()
+    store.write(name, version, lambda tmp: write_model(model, tmp), meta)
+    return store.resolve(name, version)[1]
+
+
+def load_model(name: str, version: str | None = None, device: str = "cpu"):
+    """Load a stored model (latest version by default; ``name`` may be 'NAME@VERSION'), ready to simulate."""
+    if version is None:
+        name, version = parse_reference(name)
+    path, _ = model_store().resolve(name, version)
+    return read_model(path, device)
+
+
+def model_meta(name: str, version: str | None = None) -> dict:
+    return model_store().resolve(name, version)[1]
+
+
+def list_models() -> list[dict]:
+    store = model_store()
+    return [meta for name in store.names() for meta in store.versions(name)]

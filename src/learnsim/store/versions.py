@@ -1,0 +1,154 @@
+"""Versioned directory store with atomic, concurrency-safe writes.
+
+Layout: ``<root>/<name>/<version>/`` holding the payload files and ``meta.json``. A version is written into a
+hidden temporary directory beside it, fsynced, and renamed into place in one ``rename``: readers see either
+no version or a complete one, a crash leaves only a hidden temporary directory (ignored and swept later),
+and concurrent writers never overwrite each other because each version has its own directory. There is no
+shared "latest" pointer to lose updates on: the latest version is the one with the newest ``created_ns``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from learnsim.errors import StoreError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_STALE_TMP_SECONDS = 3600
+
+
+def learnsim_home() -> Path:
+    """``$LEARNSIM_HOME``, default ``~/.learnsim``."""
+    return Path(os.environ.get("LEARNSIM_HOME") or Path.home() / ".learnsim").expanduser()
+
+
+def validate_name(name: str, kind: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or ".." in name:
+        raise StoreError(
+            f"invalid {kind} name {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit, with no path separators and no '..'"
+        )
+    return name
+
+
+def parse_reference(reference: str) -> tuple[str, str | None]:
+    """'NAME' or 'NAME@VERSION' -> (name, version or None)."""
+    name, _, version = reference.partition("@")
+    return name, version or None
+
+
+def fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    for child in path.iterdir():
+        if child.is_file():
+            with open(child, "rb+") as handle:
+                os.fsync(handle.fileno())
+    fsync_directory(path)
+
+
+class VersionedStore:
+    def __init__(self, root: Path, kind: str):
+        self.root = Path(root)
+        self.kind = kind
+
+    def write(
+        self, name: str, version: str, write_payload: Callable[[Path], None], meta: dict
+    ) -> tuple[Path, bool]:
+        """Atomically create ``name/version``; returns (path, created). An existing version is kept as is."""
+        validate_name(name, self.kind)
+        directory = self.root / name
+        final = directory / version
+        if final.is_dir():
+            return final, False
+        directory.mkdir(parents=True, exist_ok=True)
+        self._sweep(directory)
+        tmp = directory / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            write_payload(tmp)
+            meta = {"name": name, "version": version, "created_ns": time.time_ns(), **meta}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+            fsync_tree(tmp)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if final.is_dir():  # a concurrent writer saved identical content first
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return final, False
+                raise
+            fsync_directory(directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final, True
+
+    def versions(self, name: str) -> list[dict]:
+        """Metadata of every complete version, oldest first."""
+        validate_name(name, self.kind)
+        directory = self.root / name
+        if not directory.is_dir():
+            return []
+        metas = []
+        for child in directory.iterdir():
+            if child.name.startswith(".") or not (child / "meta.json").is_file():
+                continue
+            metas.append(json.loads((child / "meta.json").read_text()))
+        return sorted(metas, key=lambda m: (m["created_ns"], m["version"]))
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and self.versions(p.name)
+        )
+
+    def resolve(self, name: str, version: str | None = None) -> tuple[Path, dict]:
+        """Path and metadata of a version (the latest when ``version`` is None); a clear error if missing."""
+        versions = self.versions(name)
+        if not versions:
+            known = self.names()
+            raise StoreError(f"no {self.kind} named '{name}' in {self.root}; known: {known or 'none'}")
+        if version is None:
+            meta = versions[-1]
+        else:
+            matches = [m for m in versions if m["version"].startswith(version)]
+            if len(matches) != 1:
+                listed = [m["version"] for m in versions]
+                what = "no" if not matches else "ambiguous"
+                raise StoreError(f"{what} version '{version}' of {self.kind} '{name}'; versions: {listed}")
+            meta = matches[0]
+        return self.root / name / meta["version"], meta
+
+    def delete(self, name: str, version: str) -> None:
+        path, meta = self.resolve(name, version)
+        trash = path.parent / f".trash-{uuid.uuid4().hex}"
+        os.rename(path, trash)  # disappears atomically; removal of the files may then take its time
+        fsync_directory(path.parent)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _sweep(self, directory: Path) -> None:
+        """Remove temporary directories left by crashed writers (old enough not to be in progress)."""
+        now = time.time()
+        for child in directory.iterdir():
+            if child.name.startswith((".tmp-", ".trash-")):
+                try:
+                    if now - child.stat().st_mtime > _STALE_TMP_SECONDS or child.name.startswith(".trash-"):
+                        shutil.rmtree(child, ignore_errors=True)
+                except FileNotFoundError:
+                    pass

@@ -1,0 +1,1 @@
+"""Where metrics go: JSON lines in the run directory (always) and the console."""

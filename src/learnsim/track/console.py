@@ -1,0 +1,78 @@
+"""Console progress: a rich progress bar on terminals, plain lines elsewhere (logs, CI: no control codes)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+
+class TrainingProgress:
+    """Shows step, loss, learning rate and the latest validation numbers; silent when ``enabled`` is False."""
+
+    def __init__(self, total: int, start: int, enabled: bool, console: Console | None = None):
+        self.console = console or Console(stderr=False)
+        self.enabled = enabled
+        self.interactive = enabled and self.console.is_terminal
+        self.total, self.start = total, start
+        self.fields: dict[str, str] = {}
+        self._bar = None
+        self._last_line = 0.0
+        if self.interactive:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=self.console,
+                transient=False,
+            )
+            self._task = self._bar.add_task("train", total=total, completed=start, info="")
+            self._bar.start()
+
+    def update(self, step: int, **fields) -> None:
+        self.fields.update({k: f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in fields.items()})
+        info = " ".join(f"{k}={v}" for k, v in self.fields.items())
+        if self._bar is not None:
+            self._bar.update(self._task, completed=step, info=info)
+        elif self.enabled and (time.monotonic() - self._last_line > 2.0 or step == self.total):
+            self._last_line = time.monotonic()
+            print(f"step {step}/{self.total} {info}", file=sys.stdout, flush=True)
+
+    def print(self, renderable) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.console.print(renderable)
+        elif isinstance(renderable, Table):
+            Console(force_terminal=False, no_color=True, width=120).print(renderable)
+        else:
+            print(renderable, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def metrics_table(title: str, metrics: dict, prefix: str) -> Table:
+    """Per-feature one-step and rollout RMSE (physical units) from ``<prefix>/rmse/*`` and ``/rollout_rmse/*``."""
+    table = Table(title=title)
+    table.add_column("feature")
+    table.add_column("one-step RMSE", justify="right")
+    table.add_column("rollout RMSE", justify="right")
+    names = []
+    for key in metrics:
+        for kind in ("rmse", "rollout_rmse"):
+            head = f"{prefix}/{kind}/"
+            if key.startswith(head) and key[len(head) :] not in names:
+                names.append(key[len(head) :])
+    for name in names:
+        one = metrics.get(f"{prefix}/rmse/{name}")
+        roll = metrics.get(f"{prefix}/rollout_rmse/{name}")
+        table.add_row(name, "-" if one is None else f"{one:.4g}", "-" if roll is None else f"{roll:.4g}")
+    return table

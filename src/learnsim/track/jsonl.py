@@ -1,0 +1,45 @@
+"""Metrics as JSON lines: ``{"step": N, "category/key": value, ...}`` per line, appended and flushed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+
+class MetricsFile:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def log(self, metrics: dict, step: int) -> None:
+        record = {"step": step, **{k: _finite_or_none(v) for k, v in metrics.items()}}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+
+    def read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill mid-write
+                continue
+        return records
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records logged after ``step`` (written by a killed run past its last checkpoint); atomic."""
+        kept = [r for r in self.read() if r["step"] <= step]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
