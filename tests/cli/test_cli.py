@@ -11,7 +11,9 @@ import yaml
 
 def run(*args, home, check=False):
     env = {**os.environ, "LEARNSIM_HOME": str(home), "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "learnsim", *args], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "learnsim", *args], env=env, capture_output=True, text=True
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -21,9 +23,17 @@ def test_help_lists_commands_and_imports_no_optional_package(isolated_home):
     result = run("--help", home=isolated_home, check=True)
     for command in ("train", "quickstart", "data", "models"):
         assert command in result.stdout
-    probe = subprocess.run([sys.executable, "-c", "import sys, learnsim.cli; "
-                            "print(sorted(m for m in ('pandas','h5py','mlflow','matplotlib','optuna','onnx',"
-                            "'tensorboard','wandb') if m in sys.modules))"], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, learnsim.cli; "
+            "print(sorted(m for m in ('pandas','h5py','mlflow','matplotlib','optuna','onnx',"
+            "'tensorboard','wandb') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert probe.stdout.strip() == "[]"
 
 
@@ -31,8 +41,19 @@ def test_data_import_list_show_rm(tmp_path, isolated_home):
     frame = pd.DataFrame({"ep": np.repeat([0, 1], 50), "x": np.random.rand(100), "u": np.random.rand(100)})
     path = tmp_path / "rec.csv"
     frame.to_csv(path, index=False)
-    out = run("data", "import", str(path), "--name", "rec", "--dt", "0.01", "--episode-column", "ep",
-              home=isolated_home, check=True).stdout
+    out = run(
+        "data",
+        "import",
+        str(path),
+        "--name",
+        "rec",
+        "--dt",
+        "0.01",
+        "--episode-column",
+        "ep",
+        home=isolated_home,
+        check=True,
+    ).stdout
     assert "saved rec@" in out and "2 episode(s)" in out
     version = out.split("rec@")[1].split(":")[0]
     listed = run("data", "list", home=isolated_home, check=True).stdout
@@ -49,8 +70,10 @@ def test_data_import_list_show_rm(tmp_path, isolated_home):
         (["data", "import", "missing.csv", "--name", "a", "--dt", "0.1"], "missing.csv: no such file"),
         (["data", "import", "{csv}", "--name", "../x", "--dt", "0.1"], "invalid dataset name '../x'"),
         (["data", "import", "{csv}", "--name", "a", "--dt", "0"], "dt must be a number > 0"),
-        (["data", "import", "{csv}", "--name", "a", "--dt", "0.1", "--episode-column", "nope"],
-         "episode column 'nope' not found"),
+        (
+            ["data", "import", "{csv}", "--name", "a", "--dt", "0.1", "--episode-column", "nope"],
+            "episode column 'nope' not found",
+        ),
         (["data", "show", "ghost"], "no dataset named 'ghost'"),
         (["data", "rm", "ghost"], "give the version to delete"),
         (["train"], "give a run config YAML"),
@@ -67,25 +90,56 @@ def test_bad_input_exits_2_with_one_paragraph_no_traceback(tmp_path, isolated_ho
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    assert not (isolated_home / "datasets").exists() or not any((isolated_home / "datasets").rglob("meta.json"))
+    assert not (isolated_home / "datasets").exists() or not any(
+        (isolated_home / "datasets").rglob("meta.json")
+    )
 
 
 def test_train_yaml_with_override_and_models_list(tmp_path, isolated_home):
-    run("data", "example", "--episodes", "8", "--steps", "120", "--name", "osc", home=isolated_home, check=True)
+    run(
+        "data",
+        "example",
+        "--episodes",
+        "8",
+        "--steps",
+        "120",
+        "--name",
+        "osc",
+        home=isolated_home,
+        check=True,
+    )
     config = {
         "dataset": "osc",
         "model_name": "cli-model",
-        "model": {"type": "mlp", "dt": 0.01, "sequence_length": 4, "hidden_layers": 1, "hidden_size": 16,
-                  "outputs": [{"name": "acc", "dataset_feature": "acceleration"}],
-                  "inputs": [{"name": "velocity", "parent": "acc", "relation": "derivative"},
-                             {"name": "position", "parent": "velocity", "relation": "derivative"},
-                             {"name": "control_input"}]},
+        "model": {
+            "type": "mlp",
+            "dt": 0.01,
+            "sequence_length": 4,
+            "hidden_layers": 1,
+            "hidden_size": 16,
+            "outputs": [{"name": "acc", "dataset_feature": "acceleration"}],
+            "inputs": [
+                {"name": "velocity", "parent": "acc", "relation": "derivative"},
+                {"name": "position", "parent": "velocity", "relation": "derivative"},
+                {"name": "control_input"},
+            ],
+        },
         "training": {"training_iters": 30, "eval_every": 10, "train_batch_size": 64},
     }
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = run("train", str(path), "--set", "training.optimizer.lr=1e-3", "--set", "training.lr_scheduler=null",
-                 "--run-dir", str(tmp_path / "run"), home=isolated_home, check=True)
+    result = run(
+        "train",
+        str(path),
+        "--set",
+        "training.optimizer.lr=1e-3",
+        "--set",
+        "training.lr_scheduler=null",
+        "--run-dir",
+        str(tmp_path / "run"),
+        home=isolated_home,
+        check=True,
+    )
     assert "\x1b[" not in result.stdout  # not a terminal: plain lines, no control codes
     assert "test (best checkpoint" in result.stdout and "rollout RMSE" in result.stdout
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())

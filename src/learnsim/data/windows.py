@@ -87,18 +87,29 @@ class WindowedData:
             sequence_length=L,
         )
 
-    def gather(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """starts (B,) -> windows (B, L, n_inputs) and targets (B, n_direct_outputs)."""
-        offsets = torch.arange(self.sequence_length, device=starts.device)
-        return self.inputs[starts[:, None] + offsets], self.targets[starts + self.sequence_length]
+    def __post_init__(self):
+        self._offsets = torch.arange(self.sequence_length, device=self.inputs.device)
 
-    def sample(
+    def windows(self, starts: torch.Tensor) -> torch.Tensor:
+        """starts (B,) -> windows (B, L, n_inputs): one gather."""
+        return self.inputs[starts[:, None] + self._offsets]
+
+    def gather(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """starts (B,) -> windows (B, L, n_inputs) and physical targets (B, n_direct_outputs)."""
+        return self.windows(starts), self.targets[starts + self.sequence_length]
+
+    def sample_starts(
         self, batch_size: int, generator: torch.Generator, split: str = "train"
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A uniformly random batch of windows (with replacement), drawn from ``generator``."""
+    ) -> torch.Tensor:
+        """(B,) window start rows drawn uniformly with replacement from ``generator`` (a CPU generator, so
+        the stream is the same on every device and its state is checkpointed)."""
         starts = self.starts[split]
-        index = torch.randint(len(starts), (batch_size,), generator=generator, device=generator.device)
-        return self.gather(starts[index.to(starts.device)])
+        index = torch.randint(len(starts), (batch_size,), generator=generator)
+        return starts[index.to(starts.device, non_blocking=True)]
+
+    def sample(self, batch_size: int, generator: torch.Generator, split: str = "train"):
+        """A random batch: windows (B, L, n_inputs) and physical targets (B, n_direct_outputs)."""
+        return self.gather(self.sample_starts(batch_size, generator, split))
 
     def segments(self, split: str) -> list[Segment]:
         return getattr(self.split, split)

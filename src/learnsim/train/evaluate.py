@@ -30,7 +30,7 @@ def one_step_metrics(model, data, split: str, loss_fn, max_windows: int, batch_s
     for chunk in starts.split(batch_size):
         window, target = data.gather(chunk)
         prediction = model.predict_normalized(window)
-        loss_sum += loss_fn(prediction, target).item() * len(chunk)
+        loss_sum += loss_fn(prediction, model.output_scaler.normalize(target)).item() * len(chunk)
         error = model.output_scaler.denormalize(prediction) - target
         if model._angle_direct:
             error[:, model._angle_direct] = wrap_angle(error[:, model._angle_direct])

@@ -104,6 +104,7 @@ def train(
     scaler = torch.amp.GradScaler(device.type) if tc.precision == "16-mixed" else None
     autocast = _autocast(tc.precision, device)
     loss_fn = make_loss(tc.loss, tc.loss_weights, model)
+    targets = model.output_scaler.normalize(data.targets)  # (N, n_out), normalised once, not per step
     generator = torch.Generator().manual_seed(tc.seed)  # batch sampler; its state is checkpointed
     state = {"step": 0, "best_metric": math.inf, "evals_since_best": 0, "stopped_early": False}
     if resume:
@@ -125,7 +126,11 @@ def train(
     tick = time.perf_counter()
     step = state["step"]
     while step < tc.training_iters and not state["stopped_early"]:
-        window, target = data.sample(tc.train_batch_size, generator)  # (B, L, n_in), (B, n_out)
+        starts = data.sample_starts(tc.train_batch_size, generator)  # (B,) window start rows
+        window, target = (
+            data.windows(starts),
+            targets[starts + mc.sequence_length],
+        )  # (B, L, n_in), (B, n_out)
         with autocast:
             loss = loss_fn(model.predict_normalized(window), target)
         if not torch.isfinite(loss):

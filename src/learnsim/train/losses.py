@@ -11,31 +11,27 @@ from learnsim.features import wrap_angle
 
 
 def make_loss(kind: str, weights: dict[str, float], model):
-    """Return ``loss(prediction_normalized (B, n), target_physical (B, n)) -> scalar``.
+    """Return ``loss(prediction (B, n), target (B, n)) -> scalar``, both in normalised output units.
 
-    Residuals are taken in normalised units so outputs of different physical scales count alike; for angle
-    outputs the residual is the wrapped physical difference divided by the output scale.
+    Normalised units make outputs of different physical scales count alike. For angle outputs the residual
+    is the wrapped physical difference divided by the output scale. Uniform weights use the fused kernels.
     """
     names = model.direct_output_names
     weight = torch.tensor([weights.get(n, 1.0) for n in names], device=model.output_scaler.scale.device)
     uniform = bool((weight == 1).all())
     angle = model._angle_direct
-    elementwise = {
-        "mse": lambda r: r.square(),
-        "l1": lambda r: r.abs(),
-        "huber": lambda r: F.huber_loss(r, torch.zeros_like(r), reduction="none", delta=1.0),
-    }[kind]
+    fused = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[kind]
 
     def loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        residual = prediction - model.output_scaler.normalize(target)
         if angle:
             scale = model.output_scaler.scale
-            wrapped = wrap_angle(residual * scale) / scale
             mask = torch.zeros_like(scale, dtype=torch.bool)
             mask[angle] = True
-            residual = torch.where(mask, wrapped, residual)
-        values = elementwise(residual.float())
-        return values.mean() if uniform else (values * weight).mean()
+            # move the target to the branch nearest the prediction, so the residual is the wrapped one
+            target = torch.where(mask, prediction - wrap_angle((prediction - target) * scale) / scale, target)
+        if uniform:
+            return fused(prediction, target)
+        return (fused(prediction, target, reduction="none") * weight).mean()
 
     return loss
 
