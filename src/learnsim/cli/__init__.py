@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from learnsim.cli.data import data_app
@@ -29,16 +28,9 @@ def main() -> None:
     from learnsim.config import format_validation_error
     from learnsim.errors import LearnsimError
 
-    command = typer.main.get_command(app)
+    # typer handles its own usage errors (exit 2 with a usage message); ours are caught here.
     try:
-        command.main(args=sys.argv[1:], prog_name="learnsim", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
+        app(prog_name="learnsim")
     except ValidationError as error:
         print(f"error: {format_validation_error(error)}", file=sys.stderr)
         sys.exit(2)
