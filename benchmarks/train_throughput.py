@@ -2,7 +2,7 @@
 
 Same model object family and size, same optimizer (AdamW 3e-4, foreach), batch 1024, data already in one
 tensor with random windows by indexing. learnsim runs its real ``train()`` (the report's
-``train_samples_per_second`` counts only training steps, not evaluation or checkpoints) with gradient
+``train_sample_steps_per_second`` counts only training steps, not evaluation or checkpoints) with gradient
 clipping and the scheduler off, since the hand-written loop has neither. A third loop feeds the same model
 from a ``DataLoader`` over a per-sample ``Dataset``. Targets: learnsim >= 0.95x the hand loop; >= 3x the
 DataLoader loop.
@@ -66,7 +66,7 @@ def learnsim_rate(config, steps: int) -> float:
     )
     with tempfile.TemporaryDirectory() as tmp:
         result = train(run, f"{tmp}/run", monitor=False)
-    return result.report["train_samples_per_second"]
+    return result.report["train_sample_steps_per_second"]
 
 
 def hand_written_rate(config, data: WindowedData, steps: int) -> float:

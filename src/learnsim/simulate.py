@@ -23,6 +23,7 @@ def rollout(
     external_series: torch.Tensor,
     steps: int,
     derived_init: torch.Tensor | None = None,
+    detach_every: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``steps`` simulation steps on packed tensors.
 
@@ -30,6 +31,7 @@ def rollout(
     external_series: (B, >= L + steps, n_inputs); only its external-input columns are read (row L + k feeds
         step k), so a recorded trajectory can be passed as is.
     derived_init: (B, n_derived) last values of derived outputs (needed only by delta/derivative ones).
+    detach_every: truncated backpropagation: cut the graph through the simulated state every N steps.
     Returns inputs (B, L + steps, n_inputs) and outputs (B, steps, n_outputs) in config order, where output
     row k belongs to input row L + k.
     """
@@ -44,12 +46,14 @@ def rollout(
     derived = derived_init if n_der else None
     if n_der and derived is None:
         derived = window.new_zeros(window.shape[0], n_der)
-    # rows: every (B, n_in) input row so far; the model reads the last L of them stacked into (B, L, n_in).
+    # rows: every (B, n_in) input row, returned; recent: the rows the next window is stacked from (the same
+    # tensors, or detached copies under truncated backpropagation, so the loss on rows keeps its gradient).
     rows = list(window.unbind(1))
+    recent = rows[-L:]
     direct_outputs, derived_outputs = [], []
     for k in range(steps):
         y = model(window)  # (B, n_direct)
-        previous = [rows[-1], derived, y] if n_der else [rows[-1], y]
+        previous = [recent[-1], derived, y] if n_der else [recent[-1], y]
         new = torch.addmm(external_term[L + k], torch.cat(previous, dim=1), model._step_core)
         if wrap:
             new = torch.where(model._step_angle_mask, wrap_angle(new), new)
@@ -59,7 +63,11 @@ def rollout(
             new = new[:, :n_in]
         rows.append(new)
         direct_outputs.append(y)
-        window = torch.stack(rows[-L:], dim=1)
+        recent = [*recent[1:], new]
+        if detach_every and (k + 1) % detach_every == 0:
+            recent = [row.detach() for row in recent]
+            derived = derived.detach() if n_der else None
+        window = torch.stack(recent, dim=1)
     inputs = torch.stack(rows, dim=1)
     outputs = torch.stack(direct_outputs, dim=1)
     if n_der:

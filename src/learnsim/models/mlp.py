@@ -24,6 +24,11 @@ class MLPConfig(ModelConfigBase):
     )
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout after each hidden activation.")
     bias: bool = Field(default=True, description="Use biases in linear layers.")
+    linear_skip: bool = Field(
+        default=False,
+        description="Add a linear map of the window to the output (a residual net): linear dynamics are captured "
+        "exactly and the hidden layers model what is nonlinear.",
+    )
 
 
 class MLP(nn.Module):
@@ -41,7 +46,11 @@ class MLP(nn.Module):
             width = config.hidden_size
         layers.append(nn.Linear(width, config.n_direct_outputs, bias=config.bias))
         self.layers = nn.Sequential(*layers)
+        flat = config.sequence_length * config.n_network_inputs
+        self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # z: (B, L, F) normalized window -> (B, n_direct_outputs) normalized outputs
-        return self.layers(z.flatten(1))
+        flat = z.flatten(1)
+        out = self.layers(flat)
+        return out if self.skip is None else out + self.skip(flat)

@@ -32,6 +32,18 @@ class SimulatorModel(nn.Module):
         self._has_angle_inputs = bool(angle)
         self.register_buffer("_angle_inputs", torch.tensor(angle, dtype=torch.long), persistent=False)
         self.register_buffer("_plain_inputs", torch.tensor(plain, dtype=torch.long), persistent=False)
+        states = [i for i, f in enumerate(config.inputs) if f.parent is not None]
+        self.register_buffer("_state_inputs", torch.tensor(states, dtype=torch.long), persistent=False)
+        self.register_buffer(
+            "_state_angle_mask",
+            torch.tensor([self.schema.is_angle(config.inputs[i].name) for i in states], dtype=torch.bool),
+            persistent=False,
+        )
+        output_names = [f.name for f in config.outputs]
+        direct_index = [output_names.index(f.name) for f in self.schema.direct_outputs]
+        self.register_buffer(
+            "_direct_output_index", torch.tensor(direct_index, dtype=torch.long), persistent=False
+        )
         direct = self.schema.direct_outputs
         self._angle_direct = [i for i, f in enumerate(direct) if self.schema.is_angle(f.name)]
         core, external, angle_mask = step_matrices(self.schema, config.dt)

@@ -135,6 +135,77 @@ SchedulerConfig = Annotated[
 ]
 
 
+class RolloutConfig(_Strict):
+    """Train on free-run simulation error (multi-step) over a growing horizon curriculum.
+
+    The loss runs the same differentiable ``simulate`` code path as evaluation: what is trained is what is
+    simulated. Horizon 0 in the curriculum means one-step training for that stage.
+    """
+
+    horizons: list[int] | None = Field(
+        default=None, description="Horizon of each curriculum stage, e.g. [1, 8, 32, 128]; null: automatic."
+    )
+    start_iters: list[int] | None = Field(
+        default=None,
+        description="Iteration at which each stage starts (first 0); null: evenly spaced stages.",
+    )
+    max_horizon: int | None = Field(
+        default=None,
+        ge=1,
+        description="Automatic curriculum's last horizon; null: min(256, training segment).",
+    )
+    curriculum_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of training_iters over which the automatic curriculum grows.",
+    )
+    weighting: Literal["uniform", "exponential"] = Field(
+        default="uniform", description="Loss weight over rollout steps: equal, or discount**k."
+    )
+    discount: float = Field(default=0.99, gt=0, le=1, description="Per-step factor of exponential weighting.")
+    tbptt: int | None = Field(
+        default=None, ge=1, description="Truncate backpropagation every N rollout steps."
+    )
+    loss_on: Literal["outputs", "states", "both"] = Field(
+        default="both", description="Features in the rollout loss: direct outputs, simulated states, or both."
+    )
+    noise_std: float = Field(
+        default=0.0,
+        ge=0,
+        description="Gaussian noise on the history window's states, in units of their scale.",
+    )
+    ema_decay: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Evaluate and save an exponential moving average of the weights.",
+    )
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sequences per rollout step; null: max(32, train_batch_size // horizon).",
+    )
+
+    @model_validator(mode="after")
+    def _schedule(self):
+        if (self.horizons is None) != (self.start_iters is None):
+            raise ValueError("give both horizons and start_iters, or neither (automatic curriculum)")
+        if self.horizons is not None:
+            if len(self.horizons) != len(self.start_iters) or not self.horizons:
+                raise ValueError(
+                    f"horizons {self.horizons} and start_iters {self.start_iters} must have the "
+                    "same, non-zero length"
+                )
+            if self.start_iters[0] != 0 or any(
+                b <= a for a, b in zip(self.start_iters, self.start_iters[1:])
+            ):
+                raise ValueError(f"start_iters {self.start_iters} must start at 0 and increase strictly")
+            if any(h < 0 for h in self.horizons):
+                raise ValueError(f"horizons {self.horizons} must be >= 0")
+        return self
+
+
 class TrainingConfig(_Strict):
     """How to train: steps, batches, splits, optimisation, evaluation, checkpoints."""
 
@@ -181,6 +252,9 @@ class TrainingConfig(_Strict):
         default=None, ge=1, description="Stop after N evaluations without improvement, or null."
     )
     save_top_k: int = Field(default=1, ge=1, description="Keep the K best checkpoints (and the latest).")
+    rollout: RolloutConfig | None = Field(
+        default=None, description="Multi-step (free-run) training; null: one-step training only."
+    )
 
     @field_validator("device")
     @classmethod

@@ -34,6 +34,7 @@ from learnsim.train import checkpoint as ckpt
 from learnsim.train.evaluate import one_step_metrics, rollout_metrics
 from learnsim.train.losses import make_loss
 from learnsim.train.optim import build_optimizer, build_scheduler
+from learnsim.train.rollout import EMA, Curriculum, RolloutSampler, rollout_loss
 
 EvalFn = Callable[[torch.nn.Module, int], dict]
 
@@ -105,10 +106,18 @@ def train(
     autocast = _autocast(tc.precision, device)
     loss_fn = make_loss(tc.loss, tc.loss_weights, model)
     targets = model.output_scaler.normalize(data.targets)  # (N, n_out), normalised once, not per step
-    generator = torch.Generator().manual_seed(tc.seed)  # batch sampler; its state is checkpointed
+    generator = torch.Generator().manual_seed(tc.seed)  # batch sampler and noise; its state is checkpointed
+    curriculum = sampler = ema = None
+    if tc.rollout is not None:
+        sampler = RolloutSampler(data, mc.sequence_length)
+        curriculum = Curriculum(tc.rollout, tc.training_iters, sampler.longest_possible)
+        ema = EMA(model, tc.rollout.ema_decay) if tc.rollout.ema_decay else None
+    eval_model = ema.model if ema else model  # what is evaluated, checkpointed as the model, and stored
     state = {"step": 0, "best_metric": math.inf, "evals_since_best": 0, "stopped_early": False}
     if resume:
-        state = _restore(checkpoint_dir, model, optimizer, scheduler, scaler, generator, device, metrics_file)
+        state = _restore(
+            checkpoint_dir, model, ema, optimizer, scheduler, scaler, generator, device, metrics_file
+        )
     start_step = state["step"]
     selection = "val/loss" if tc.checkpoint_type == "single_step" else "val/rollout_score"
 
@@ -117,22 +126,28 @@ def train(
         f"run {run_dir}\n  dataset {name}@{dataset.store_version}: {dataset.n_rows} rows, split by {split.by}: "
         f"{len(data.starts['train'])} train / {len(data.starts['val'])} val / {len(data.starts['test'])} test windows\n"
         f"  model {mc.type}: {sum(p.numel() for p in model.parameters()):,} parameters on {device}; "
-        f"selection by {selection}" + (f"; resuming at step {state['step']}" if resume else "")
+        f"selection by {selection}"
+        + (f"; resuming at step {state['step']}" if resume else "")
+        + (f"\n  rollout curriculum: {curriculum.describe()}" if curriculum else "")
     )
 
     # ---- the loop
     model.train()
-    train_time = 0.0
+    train_time, sample_steps = 0.0, 0
     tick = time.perf_counter()
     step = state["step"]
     while step < tc.training_iters and not state["stopped_early"]:
-        starts = data.sample_starts(tc.train_batch_size, generator)  # (B,) window start rows
-        window, target = (
-            data.windows(starts),
-            targets[starts + mc.sequence_length],
-        )  # (B, L, n_in), (B, n_out)
+        horizon = curriculum.horizon_at(step) if curriculum else 0
         with autocast:
-            loss = loss_fn(model.predict_normalized(window), target)
+            if horizon == 0:  # one-step: windows (B, L, n_in) -> next-row outputs (B, n_out)
+                starts = data.sample_starts(tc.train_batch_size, generator)
+                window, target = data.windows(starts), targets[starts + mc.sequence_length]
+                loss = loss_fn(model.predict_normalized(window), target)
+            else:  # multi-step: free-run `horizon` steps from each start, through simulate's code path
+                batch = tc.rollout.batch_size or max(32, tc.train_batch_size // horizon)
+                starts = sampler.sample(horizon, batch, generator)
+                loss = rollout_loss(model, data, targets, starts, horizon, tc.rollout, generator, tc.loss)
+        sample_steps += len(starts) * max(horizon, 1)
         if not torch.isfinite(loss):
             last = ckpt.checkpoints(checkpoint_dir)
             kept = f"; the last good checkpoint is {last[-1][0]}" if last else ""
@@ -155,11 +170,15 @@ def train(
             optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if ema is not None:
+            ema.update(model)
         step += 1
 
         # -- every log_every steps: training loss and learning rate
         if step % tc.log_every == 0 or step == tc.training_iters:
             train_metrics = {"train/loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]}
+            if curriculum:
+                train_metrics["train/horizon"] = horizon
             metrics_file.log(train_metrics, step)
             progress.update(step, loss=train_metrics["train/loss"], lr=train_metrics["lr"])
 
@@ -171,9 +190,9 @@ def train(
         # -- every eval_every steps: validation, best-checkpoint selection, early stopping
         metric = None
         if evaluate_now:
-            metrics = evaluate(model, data, "val", loss_fn, tc)
+            metrics = evaluate(eval_model, data, "val", loss_fn, tc)
             if eval_fn is not None:
-                metrics |= {f"custom/{k}": float(v) for k, v in eval_fn(model, step).items()}
+                metrics |= {f"custom/{k}": float(v) for k, v in eval_fn(eval_model, step).items()}
             metrics_file.log(metrics, step)
             metric = metrics[selection]
             if metric < state["best_metric"]:
@@ -194,8 +213,9 @@ def train(
         ckpt.save_checkpoint(
             checkpoint_dir,
             step,
-            model,
+            eval_model,
             {
+                "train_weights": model.state_dict() if ema else None,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler else None,
                 "scaler": scaler.state_dict() if scaler else None,
@@ -207,9 +227,17 @@ def train(
         )
         tick = time.perf_counter()
     progress.close()
-    steps_run = step - start_step
     return _finish(
-        config, run_dir, data, loss_fn, device, steps_run, train_time, progress, dataset.store_version, state
+        config,
+        run_dir,
+        data,
+        loss_fn,
+        device,
+        sample_steps,
+        train_time,
+        progress,
+        dataset.store_version,
+        state,
     )
 
 
@@ -320,14 +348,20 @@ def _load_warm_start(model, reference: str) -> None:
         ) from None
 
 
-def _restore(checkpoint_dir, model, optimizer, scheduler, scaler, generator, device, metrics_file) -> dict:
+def _restore(
+    checkpoint_dir, model, ema, optimizer, scheduler, scaler, generator, device, metrics_file
+) -> dict:
     found = ckpt.checkpoints(checkpoint_dir)
     if not found:
         raise TrainingError(f"{checkpoint_dir}: no complete checkpoint to resume from")
     path, _ = found[-1]
     saved = ckpt.load_checkpoint_model(path, device)
-    model.load_state_dict(saved.state_dict())
     training_state = ckpt.load_training_state(path)
+    if ema is not None:  # the checkpointed model is the average; the raw weights travel in the state
+        ema.model.load_state_dict(saved.state_dict())
+        model.load_state_dict(training_state["train_weights"])
+    else:
+        model.load_state_dict(saved.state_dict())
     optimizer.load_state_dict(training_state["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(training_state["scheduler"])
@@ -345,7 +379,7 @@ def _finish(
     data,
     loss_fn,
     device,
-    steps_run: int,
+    sample_steps: int,
     train_time: float,
     progress: TrainingProgress,
     dataset_version: str,
@@ -361,7 +395,8 @@ def _finish(
     best_val = next(
         (r for r in records if r["step"] == best_meta["step"] and any(k.startswith("val/") for k in r)), {}
     )
-    samples_per_second = steps_run * tc.train_batch_size / train_time if train_time > 0 else None
+    # samples x simulated steps per second of training (a one-step sample counts one step)
+    samples_per_second = sample_steps / train_time if train_time > 0 else None
     stored = save_model(
         config.model_name,
         model.cpu(),
@@ -382,7 +417,7 @@ def _finish(
         "selection": {"metric": best_meta["metric_name"], "value": best_meta["metric"]},
         "stopped_early": state["stopped_early"],
         "steps": state["step"],
-        "train_samples_per_second": samples_per_second,
+        "train_sample_steps_per_second": samples_per_second,
         "validation": {k: v for k, v in best_val.items() if k != "step"},
         "test": test,
         "versions": ckpt.library_versions(),

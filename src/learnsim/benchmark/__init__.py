@@ -1,0 +1,1 @@
+"""Real-data benchmark harnesses (protocol arithmetic and reporting; no modelling code)."""

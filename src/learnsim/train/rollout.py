@@ -1,0 +1,137 @@
+"""Multi-step (free-run) training: the horizon curriculum, the rollout loss, and an EMA of weights.
+
+A rollout sample is a start row s of a training segment: history rows s .. s+L-1, then H steps driven by
+the recorded external inputs of rows s+L .. s+L+H-1, compared with the recorded states and output targets
+of those rows. The loss is computed on the trajectory that ``learnsim.simulate.rollout`` produces with
+gradients on, the code path evaluation uses.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from learnsim.data.windows import window_starts
+from learnsim.features import wrap_angle
+from learnsim.simulate import rollout
+
+
+class Curriculum:
+    """Horizon per training step: an explicit schedule, or doubling stages from 1 to ``max_horizon`` spread
+    over the first ``curriculum_fraction`` of training, then ``max_horizon`` to the end."""
+
+    def __init__(self, config, training_iters: int, longest_possible: int):
+        if config.horizons is not None:
+            self.horizons = [min(h, longest_possible) for h in config.horizons]
+            self.start_iters = list(config.start_iters)
+        else:
+            top = min(config.max_horizon or 256, longest_possible)
+            horizons = [1]
+            while horizons[-1] < top:
+                horizons.append(min(horizons[-1] * 2, top))
+            span = config.curriculum_fraction * training_iters
+            self.horizons = horizons
+            self.start_iters = [int(round(i * span / len(horizons))) for i in range(len(horizons))]
+
+    def horizon_at(self, step: int) -> int:
+        """Horizon of the stage that contains ``step`` (0-based optimizer step)."""
+        horizon = self.horizons[0]
+        for start, h in zip(self.start_iters, self.horizons, strict=True):
+            if step >= start:
+                horizon = h
+        return horizon
+
+    def describe(self) -> str:
+        return ", ".join(f"H={h} from step {s}" for h, s in zip(self.horizons, self.start_iters, strict=True))
+
+
+class RolloutSampler:
+    """Start rows of (L + H)-row training sequences, per horizon (computed once per horizon)."""
+
+    def __init__(self, data, sequence_length: int):
+        self.data, self.L = data, sequence_length
+        self._starts: dict[int, torch.Tensor] = {}
+        segments = data.segments("train")
+        self.longest_possible = max(e - s for s, e in segments) - sequence_length
+
+    def sample(self, horizon: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        if horizon not in self._starts:
+            starts = window_starts(self.data.segments("train"), self.L + horizon)
+            self._starts[horizon] = torch.as_tensor(starts, device=self.data.inputs.device)
+        starts = self._starts[horizon]
+        index = torch.randint(len(starts), (batch_size,), generator=generator)
+        return starts[index.to(starts.device)]
+
+
+def rollout_loss(
+    model,
+    data,
+    targets_normalized: torch.Tensor,
+    starts: torch.Tensor,
+    horizon: int,
+    config,
+    generator: torch.Generator,
+    loss_kind: str,
+) -> torch.Tensor:
+    """Weighted free-run error over ``horizon`` steps from each start row, in normalised units.
+
+    starts: (B,) start rows. States are compared with the recorded rows (angle-wrapped), direct outputs with
+    their targets; residuals are divided by each feature's scale so features count alike.
+    """
+    L = model.config.sequence_length
+    rows = starts[:, None] + torch.arange(L + horizon, device=starts.device)  # (B, L + H)
+    recorded = data.inputs[rows]  # (B, L + H, n_in)
+    history = recorded[:, :L]
+    state_index = model._state_inputs
+    if config.noise_std > 0 and len(state_index):
+        noise = torch.randn(history.shape[0], L, len(state_index), generator=generator).to(history.device)
+        scale = model.input_scaler.scale[state_index]
+        history = history.index_add(2, state_index, noise * config.noise_std * scale)
+    inputs, outputs = rollout(model, history, recorded, horizon, detach_every=config.tbptt)
+    residuals = []
+    if config.loss_on in ("states", "both") and len(state_index):
+        error = (inputs[:, L:] - recorded[:, L:]).index_select(2, state_index)  # (B, H, n_states)
+        if model._state_angle_mask.any():
+            error = torch.where(model._state_angle_mask, wrap_angle(error), error)
+        residuals.append(error / model.input_scaler.scale[state_index])
+    if config.loss_on in ("outputs", "both") or not len(state_index):
+        predicted = model.output_scaler.normalize(outputs.index_select(2, model._direct_output_index))
+        target = targets_normalized[rows[:, L:]]  # (B, H, n_direct)
+        residuals.append(_wrap_normalized(model, predicted - target))
+    residual = torch.cat(residuals, dim=2)  # (B, H, n_features)
+    per_step = {
+        "mse": lambda r: r.square(),
+        "l1": lambda r: r.abs(),
+        "huber": lambda r: torch.nn.functional.huber_loss(r, torch.zeros_like(r), reduction="none"),
+    }[loss_kind](residual).mean(dim=(0, 2))  # (H,)
+    if config.weighting == "exponential":
+        weight = config.discount ** torch.arange(horizon, device=per_step.device, dtype=per_step.dtype)
+        return (per_step * weight).sum() / weight.sum()
+    return per_step.mean()
+
+
+def _wrap_normalized(model, residual: torch.Tensor) -> torch.Tensor:
+    if not model._angle_direct:
+        return residual
+    scale = model.output_scaler.scale
+    mask = torch.zeros_like(scale, dtype=torch.bool)
+    mask[model._angle_direct] = True
+    return torch.where(mask, wrap_angle(residual * scale) / scale, residual)
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (buffers copied), used for evaluation."""
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        ema = list(self.model.parameters())
+        torch._foreach_lerp_(ema, list(model.parameters()), 1.0 - self.decay)
+        for target, source in zip(self.model.buffers(), model.buffers(), strict=True):
+            target.copy_(source)
