@@ -198,7 +198,7 @@ class RolloutConfig(_Strict):
                     "same, non-zero length"
                 )
             if self.start_iters[0] != 0 or any(
-                b <= a for a, b in zip(self.start_iters, self.start_iters[1:])
+                b <= a for a, b in zip(self.start_iters, self.start_iters[1:], strict=False)
             ):
                 raise ValueError(f"start_iters {self.start_iters} must start at 0 and increase strictly")
             if any(h < 0 for h in self.horizons):

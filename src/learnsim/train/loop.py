@@ -118,7 +118,6 @@ def train(
         state = _restore(
             checkpoint_dir, model, ema, optimizer, scheduler, scaler, generator, device, metrics_file
         )
-    start_step = state["step"]
     selection = "val/loss" if tc.checkpoint_type == "single_step" else "val/rollout_score"
 
     progress = TrainingProgress(tc.training_iters, state["step"], monitor)
