@@ -165,3 +165,68 @@ def test_quickstart_end_to_end(tmp_path, isolated_home):
     rollout = report["test"]["test/rollout_rmse/position"]
     assert rollout < 0.1 * position_std, (rollout, position_std)
     assert report["test"]["test/rollout_horizon"] >= 400  # ~4 s of free run per test episode
+
+
+def test_simulate_and_report_commands(tmp_path, isolated_home):
+    pytest.importorskip("matplotlib")
+    run(
+        "data",
+        "example",
+        "--episodes",
+        "6",
+        "--steps",
+        "100",
+        "--name",
+        "osc",
+        home=isolated_home,
+        check=True,
+    )
+    config = {
+        "dataset": "osc",
+        "model_name": "sim-model",
+        "model": {
+            "type": "mlp",
+            "dt": 0.01,
+            "sequence_length": 4,
+            "hidden_layers": 1,
+            "hidden_size": 16,
+            "outputs": [{"name": "acc", "dataset_feature": "acceleration"}],
+            "inputs": [
+                {"name": "velocity", "parent": "acc", "relation": "derivative"},
+                {"name": "position", "parent": "velocity", "relation": "derivative"},
+                {"name": "control_input"},
+            ],
+        },
+        "training": {"training_iters": 20, "eval_every": 10, "train_batch_size": 64, "trackers": []},
+    }
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run("train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet", home=isolated_home, check=True)
+    shutil_plots = tmp_path / "run" / "plots"
+    import shutil
+
+    shutil.rmtree(shutil_plots)  # report must remake missing plots from the run directory alone
+    out = run("report", str(tmp_path / "run"), home=isolated_home, check=True).stdout
+    assert "report.html" in out and len(list(shutil_plots.glob("*.png"))) == 4
+    result = run(
+        "simulate",
+        "sim-model",
+        "--dataset",
+        "osc",
+        "--episodes",
+        "0,2",
+        "--steps",
+        "50",
+        "--plot",
+        "--out",
+        str(tmp_path / "sim"),
+        home=isolated_home,
+        check=True,
+    )
+    frame = pd.read_parquet(tmp_path / "sim" / "predictions.parquet")
+    assert sorted(frame["episode"].unique()) == [0, 2] and len(frame) == 100
+    assert {"position", "position_recorded", "acc", "acc_recorded", "time"} <= set(frame.columns)
+    assert (tmp_path / "sim" / "episode_2.png").is_file()
+    bad = run("simulate", "sim-model", "--dataset", "osc", "--episodes", "9", home=isolated_home)
+    assert bad.returncode == 2 and "no episode(s) [9]" in bad.stderr
+    assert result.returncode == 0

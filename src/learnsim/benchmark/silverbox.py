@@ -77,3 +77,71 @@ def free_run_rmse(
 
 def _column(values: np.ndarray) -> np.ndarray:
     return values.reshape(1, -1, 1)  # (B=1, T, 1); simulate converts to the model's dtype and device
+
+
+def run_silverbox(
+    data: str | Path,
+    config_path: str | Path,
+    overrides: list[str] | None = None,
+    run_dir: str | Path | None = None,
+    monitor: bool = True,
+) -> dict:
+    """Train the run config on the estimation part and score the three test sets; returns the results.
+
+    The estimation data is saved as the config's ``dataset`` name (one recording, u and y columns); the
+    config's own split settings carve validation out of it. Results go to ``benchmark.json`` in the run
+    directory and are printed beside the published numbers.
+    """
+    import json
+    import time
+
+    import torch
+
+    from learnsim.config import load_run_config
+    from learnsim.data.dataset import Dataset
+    from learnsim.store.datasets import save_dataset
+    from learnsim.store.versions import parse_reference
+    from learnsim.train.loop import train
+
+    started = time.perf_counter()
+    signals = load_silverbox(data)
+    config = load_run_config(config_path, overrides)
+    name, _ = parse_reference(config.dataset)
+    a, b = TRAIN
+    meta = save_dataset(
+        name, Dataset({"u": signals["u"][a:b], "y": signals["y"][a:b]}, DT, source=f"{data} rows [{a}, {b})")
+    )
+    config = config.model_copy(update={"dataset": f"{name}@{meta['version']}"})
+    result = train(config, run_dir, monitor=monitor)
+    model = result.model.cpu().eval()
+    output = next(f.column for f in model.schema.states)
+    scores = {}
+    with torch.no_grad():
+        for test, (start, end) in TESTS.items():
+            rmse, _ = free_run_rmse(model, signals, start, end, output)
+            scores[test] = rmse * 1000.0
+    seconds = time.perf_counter() - started
+    results = {
+        "rmse_mv": scores,
+        "seconds": seconds,
+        "run_dir": str(result.run_dir),
+        "model": f"{result.model_name}@{result.model_version}",
+        "threads": torch.get_num_threads(),
+    }
+    (Path(result.run_dir) / "benchmark.json").write_text(json.dumps(results, indent=2))
+    print_table(scores, seconds)
+    return results
+
+
+def print_table(scores: dict[str, float], seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Silverbox free-run simulation RMSE (mV); learnsim run took {seconds / 60:.1f} min")
+    table.add_column("model")
+    for test in TESTS:
+        table.add_column(test, justify="right")
+    table.add_row("[bold]learnsim (this run)[/]", *(f"[bold]{scores[t]:.3f}[/]" for t in TESTS))
+    for model, values in PUBLISHED_MV.items():
+        table.add_row(model, *(f"{v:g}" for v in values))
+    Console().print(table)

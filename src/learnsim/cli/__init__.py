@@ -6,7 +6,9 @@ import sys
 
 import typer
 
+from learnsim.cli.benchmark import benchmark_app
 from learnsim.cli.data import data_app
+from learnsim.cli.inspect import register_inspection_commands
 from learnsim.cli.models import models_app
 from learnsim.cli.train import register_training_commands
 
@@ -19,7 +21,9 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+app.add_typer(benchmark_app, name="benchmark")
 register_training_commands(app)
+register_inspection_commands(app)
 
 
 def main() -> None:

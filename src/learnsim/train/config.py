@@ -252,6 +252,10 @@ class TrainingConfig(_Strict):
         default=None, ge=1, description="Stop after N evaluations without improvement, or null."
     )
     save_top_k: int = Field(default=1, ge=1, description="Keep the K best checkpoints (and the latest).")
+    trackers: list[Literal["mlflow", "tensorboard", "wandb"]] | None = Field(
+        default=None,
+        description="Experiment trackers; null: MLflow when installed (JSON lines are always written).",
+    )
     rollout: RolloutConfig | None = Field(
         default=None, description="Multi-step (free-run) training; null: one-step training only."
     )

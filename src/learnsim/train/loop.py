@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib.util
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from learnsim.store.datasets import load_dataset
 from learnsim.store.models import load_model, save_model
 from learnsim.store.versions import learnsim_home, parse_reference
 from learnsim.track.console import TrainingProgress, metrics_table
-from learnsim.track.jsonl import MetricsFile
+from learnsim.track.hub import Logger, MetricsHub, available_default_trackers
 from learnsim.train import checkpoint as ckpt
 from learnsim.train.evaluate import one_step_metrics, rollout_metrics
 from learnsim.train.losses import make_loss
@@ -57,17 +58,21 @@ def train(
     monitor: bool = True,
     eval_fn: EvalFn | None = None,
     warm_start: str | None = None,
+    loggers: list[Logger] | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; resumable from ``run_dir`` with ``resume=True``.
 
     eval_fn(model, step) -> {name: value}: a user check (e.g. closed loop in their own simulator) run at
     every evaluation; its values are logged as ``custom/<name>``.
+    loggers: plain callables ``fn(category, metrics, step)`` receiving every metric logged (categories
+    train, val, custom, test), beside the JSON lines file and the configured trackers.
     warm_start: 'NAME[@VERSION]' of a stored model whose weights (and normalisation) initialise this run.
     """
     tc, mc = config.training, config.model
     run_dir = _prepare_run_dir(config, run_dir, resume)
     checkpoint_dir = run_dir / "checkpoints"
-    metrics_file = MetricsFile(run_dir / "metrics.jsonl")
+    trackers = tc.trackers if tc.trackers is not None else available_default_trackers()
+    hub = MetricsHub(run_dir, trackers, loggers)
 
     # ---- data: the exact stored version, validated, split without leakage, on the device
     device = resolve_device(tc.device)
@@ -116,10 +121,11 @@ def train(
     state = {"step": 0, "best_metric": math.inf, "evals_since_best": 0, "stopped_early": False}
     if resume:
         state = _restore(
-            checkpoint_dir, model, ema, optimizer, scheduler, scaler, generator, device, metrics_file
+            checkpoint_dir, model, ema, optimizer, scheduler, scaler, generator, device, hub.file
         )
     selection = "val/loss" if tc.checkpoint_type == "single_step" else "val/rollout_score"
 
+    hub.start(config.model_dump(mode="json"), resume)
     progress = TrainingProgress(tc.training_iters, state["step"], monitor)
     progress.print(
         f"run {run_dir}\n  dataset {name}@{dataset.store_version}: {dataset.n_rows} rows, split by {split.by}: "
@@ -178,7 +184,7 @@ def train(
             train_metrics = {"train/loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]}
             if curriculum:
                 train_metrics["train/horizon"] = horizon
-            metrics_file.log(train_metrics, step)
+            hub.log("train", train_metrics, step)
             progress.update(step, loss=train_metrics["train/loss"], lr=train_metrics["lr"])
 
         evaluate_now = step % tc.eval_every == 0 or step == tc.training_iters
@@ -190,9 +196,11 @@ def train(
         metric = None
         if evaluate_now:
             metrics = evaluate(eval_model, data, "val", loss_fn, tc)
+            hub.log("val", metrics, step)
             if eval_fn is not None:
-                metrics |= {f"custom/{k}": float(v) for k, v in eval_fn(eval_model, step).items()}
-            metrics_file.log(metrics, step)
+                custom = {f"custom/{k}": float(v) for k, v in eval_fn(eval_model, step).items()}
+                hub.log("custom", custom, step)
+                metrics = {**metrics, **custom}
             metric = metrics[selection]
             if metric < state["best_metric"]:
                 state["best_metric"], state["evals_since_best"] = metric, 0
@@ -235,6 +243,7 @@ def train(
         sample_steps,
         train_time,
         progress,
+        hub,
         dataset.store_version,
         state,
     )
@@ -247,7 +256,13 @@ def evaluate(model, data, split: str, loss_fn, tc) -> dict:
     )
 
 
-def resume(run_dir: str | Path, *, monitor: bool = True, eval_fn: EvalFn | None = None) -> TrainResult:
+def resume(
+    run_dir: str | Path,
+    *,
+    monitor: bool = True,
+    eval_fn: EvalFn | None = None,
+    loggers: list[Logger] | None = None,
+) -> TrainResult:
     """Continue a run from its latest checkpoint, with the run's own resolved config and dataset version."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -255,7 +270,12 @@ def resume(run_dir: str | Path, *, monitor: bool = True, eval_fn: EvalFn | None 
     if (run_dir / "report.json").is_file():
         raise TrainingError(f"{run_dir}: this run already finished (report.json exists); nothing to resume")
     return train(
-        load_run_config(run_dir / "config.yaml"), run_dir, resume=True, monitor=monitor, eval_fn=eval_fn
+        load_run_config(run_dir / "config.yaml"),
+        run_dir,
+        resume=True,
+        monitor=monitor,
+        eval_fn=eval_fn,
+        loggers=loggers,
     )
 
 
@@ -269,6 +289,7 @@ def train_model(
     run_dir: str | Path | None = None,
     eval_fn: EvalFn | None = None,
     warm_start: str | None = None,
+    loggers: list[Logger] | None = None,
 ) -> TrainResult:
     """Onyx-style entry point: train ``model_config`` on a stored dataset and save the best model as
     a new version of ``model_name``. Returns the trained model, its metrics and where everything is."""
@@ -288,7 +309,9 @@ def train_model(
         config = RunConfig.model_validate(fields)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error)) from None
-    return train(config, run_dir, monitor=monitor_training, eval_fn=eval_fn, warm_start=warm_start)
+    return train(
+        config, run_dir, monitor=monitor_training, eval_fn=eval_fn, warm_start=warm_start, loggers=loggers
+    )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -381,16 +404,17 @@ def _finish(
     sample_steps: int,
     train_time: float,
     progress: TrainingProgress,
+    hub: MetricsHub,
     dataset_version: str,
     state: dict,
 ) -> TrainResult:
-    """Test the best checkpoint, write the report, store the model."""
+    """Test the best checkpoint, write the report and plots, store the model."""
     tc = config.training
     best = ckpt.best_checkpoints(run_dir / "checkpoints", 1)
     best_path, best_meta = best[0] if best else ckpt.checkpoints(run_dir / "checkpoints")[-1]
     model = ckpt.load_checkpoint_model(best_path, device)
     test = evaluate(model, data, "test", loss_fn, tc) if len(data.starts["test"]) else {}
-    records = MetricsFile(run_dir / "metrics.jsonl").read()
+    records = hub.file.read()
     best_val = next(
         (r for r in records if r["step"] == best_meta["step"] and any(k.startswith("val/") for k in r)), {}
     )
@@ -421,7 +445,13 @@ def _finish(
         "test": test,
         "versions": ckpt.library_versions(),
     }
-    MetricsFile(run_dir / "metrics.jsonl").log(test, state["step"])
+    hub.log("test", test, state["step"])
+    if importlib.util.find_spec("matplotlib") is not None:
+        from learnsim.track.plots import run_plots
+
+        for path in run_plots(run_dir, model, data, hub.file.read(), "test", tc.eval_horizon):
+            hub.log_artifact(path)
+    hub.finish()
     tmp = run_dir / "report.json.tmp"
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, run_dir / "report.json")

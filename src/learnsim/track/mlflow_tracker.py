@@ -1,0 +1,108 @@
+"""MLflow tracker: a local SQLite store and artifact folder under ``$LEARNSIM_HOME/mlflow`` (nothing leaves
+the machine; ``learnsim ui`` serves it).
+
+Params are the flattened resolved config, tags name the dataset, model and run directory, metrics keep
+their namespaced keys, and the config and plots are artifacts. A resumed learnsim run continues the same
+MLflow run (its id is kept in the run directory's ``trackers.json``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from learnsim.store.versions import learnsim_home
+
+
+def mlflow_home() -> Path:
+    home = learnsim_home() / "mlflow"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def tracking_uri() -> str:
+    return f"sqlite:///{(mlflow_home() / 'mlflow.db').resolve()}"
+
+
+def artifact_root() -> str:
+    return (mlflow_home() / "artifacts").resolve().as_uri()
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{name}.")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for i, item in enumerate(value):
+                flat |= flatten(item, f"{name}.{i}.")
+        else:
+            flat[name] = str(value)[:500]
+    return flat
+
+
+class MLflowTracker:
+    def __init__(self):
+        import mlflow
+
+        self.mlflow = mlflow
+        self.client = None
+        self.run_id = None
+
+    def start(self, run_dir: Path, config: dict, resume_token: str | None) -> str:
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=tracking_uri())
+        if resume_token:
+            self.run_id = resume_token
+            self.client.update_run(self.run_id, status="RUNNING")
+            return self.run_id
+        experiment = self.client.get_experiment_by_name("learnsim")
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else self.client.create_experiment("learnsim", artifact_location=artifact_root())
+        )
+        run = self.client.create_run(
+            experiment_id,
+            run_name=Path(run_dir).name,
+            tags={
+                "learnsim.run_dir": str(run_dir),
+                "learnsim.dataset": config.get("dataset", ""),
+                "learnsim.model_name": config.get("model_name", ""),
+                "learnsim.family": config["model"]["type"],
+            },
+        )
+        self.run_id = run.info.run_id
+        params = flatten(config)
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+        if (Path(run_dir) / "config.yaml").is_file():
+            self.client.log_artifact(self.run_id, str(Path(run_dir) / "config.yaml"))
+        return self.run_id
+
+    def log(self, category: str, metrics: dict, step: int) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [
+            Metric(k, float(v), now, step)
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and math.isfinite(v)
+        ]
+        if items:
+            self.client.log_batch(self.run_id, metrics=items)
+
+    def log_artifact(self, path: Path) -> None:
+        self.client.log_artifact(
+            self.run_id, str(path), artifact_path="plots" if path.suffix == ".png" else None
+        )
+
+    def finish(self) -> None:
+        self.client.set_terminated(self.run_id, status="FINISHED")
