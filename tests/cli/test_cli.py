@@ -9,6 +9,28 @@ import pytest
 import yaml
 
 
+def tiny_run_config(model_name: str, training: dict) -> dict:
+    """A run config for the example oscillator with a tiny MLP (YAML-shaped dict)."""
+    return {
+        "dataset": "osc",
+        "model_name": model_name,
+        "model": {
+            "type": "mlp",
+            "dt": 0.01,
+            "sequence_length": 4,
+            "hidden_layers": 1,
+            "hidden_size": 16,
+            "outputs": [{"name": "acc", "dataset_feature": "acceleration"}],
+            "inputs": [
+                {"name": "velocity", "parent": "acc", "relation": "derivative"},
+                {"name": "position", "parent": "velocity", "relation": "derivative"},
+                {"name": "control_input"},
+            ],
+        },
+        "training": training,
+    }
+
+
 def run(*args, home, check=False):
     env = {**os.environ, "LEARNSIM_HOME": str(home), "COLUMNS": "200"}
     result = subprocess.run(
@@ -108,24 +130,7 @@ def test_train_yaml_with_override_and_models_list(tmp_path, isolated_home):
         home=isolated_home,
         check=True,
     )
-    config = {
-        "dataset": "osc",
-        "model_name": "cli-model",
-        "model": {
-            "type": "mlp",
-            "dt": 0.01,
-            "sequence_length": 4,
-            "hidden_layers": 1,
-            "hidden_size": 16,
-            "outputs": [{"name": "acc", "dataset_feature": "acceleration"}],
-            "inputs": [
-                {"name": "velocity", "parent": "acc", "relation": "derivative"},
-                {"name": "position", "parent": "velocity", "relation": "derivative"},
-                {"name": "control_input"},
-            ],
-        },
-        "training": {"training_iters": 30, "eval_every": 10, "train_batch_size": 64},
-    }
+    config = tiny_run_config("cli-model", {"training_iters": 30, "eval_every": 10, "train_batch_size": 64})
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
     result = run(
@@ -181,24 +186,9 @@ def test_simulate_and_report_commands(tmp_path, isolated_home):
         home=isolated_home,
         check=True,
     )
-    config = {
-        "dataset": "osc",
-        "model_name": "sim-model",
-        "model": {
-            "type": "mlp",
-            "dt": 0.01,
-            "sequence_length": 4,
-            "hidden_layers": 1,
-            "hidden_size": 16,
-            "outputs": [{"name": "acc", "dataset_feature": "acceleration"}],
-            "inputs": [
-                {"name": "velocity", "parent": "acc", "relation": "derivative"},
-                {"name": "position", "parent": "velocity", "relation": "derivative"},
-                {"name": "control_input"},
-            ],
-        },
-        "training": {"training_iters": 20, "eval_every": 10, "train_batch_size": 64, "trackers": []},
-    }
+    config = tiny_run_config(
+        "sim-model", {"training_iters": 20, "eval_every": 10, "train_batch_size": 64, "trackers": []}
+    )
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
     run("train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet", home=isolated_home, check=True)
@@ -230,3 +220,38 @@ def test_simulate_and_report_commands(tmp_path, isolated_home):
     bad = run("simulate", "sim-model", "--dataset", "osc", "--episodes", "9", home=isolated_home)
     assert bad.returncode == 2 and "no episode(s) [9]" in bad.stderr
     assert result.returncode == 0
+
+
+@pytest.mark.slow
+def test_ui_serves_the_local_mlflow_store(isolated_home):
+    pytest.importorskip("mlflow")
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LEARNSIM_HOME": str(isolated_home)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "learnsim", "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert f"http://127.0.0.1:{port}" in server.stdout.readline()
+        deadline, status = time.time() + 90, None
+        while time.time() < deadline and status != 200:
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200
+        assert str(isolated_home / "mlflow") in str(list((isolated_home / "mlflow").iterdir()))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

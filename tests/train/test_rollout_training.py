@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import stub_model
+from helpers import onyx_config, stub_model
 from safetensors.torch import load_file
 from torch import nn
 
@@ -52,18 +52,7 @@ def test_curriculum_config_errors(bad, message):
 
 def test_training_logs_the_curriculum_horizons(tmp_path):
     save_dataset("osc", example_dataset("oscillator", episodes=8, steps=120))
-    model = MLPConfig(
-        outputs=[Output("acc", dataset_feature="acceleration")],
-        dt=0.01,
-        sequence_length=4,
-        hidden_layers=1,
-        hidden_size=16,
-        inputs=[
-            Input("velocity", parent="acc", relation="derivative"),
-            Input("position", parent="velocity", relation="derivative"),
-            Input("control_input"),
-        ],
-    )
+    model = onyx_config(sequence_length=4, hidden_layers=1, hidden_size=16)
     training = TrainingConfig(
         training_iters=30,
         log_every=1,
@@ -215,18 +204,7 @@ RATIO_BOUND = 0.8
 
 def test_resume_with_rollout_ema_and_noise_is_exact(tmp_path):
     save_dataset("osc", example_dataset("oscillator", episodes=8, steps=120))
-    model = MLPConfig(
-        outputs=[Output("acc", dataset_feature="acceleration")],
-        dt=0.01,
-        sequence_length=4,
-        hidden_layers=1,
-        hidden_size=16,
-        inputs=[
-            Input("velocity", parent="acc", relation="derivative"),
-            Input("position", parent="velocity", relation="derivative"),
-            Input("control_input"),
-        ],
-    )
+    model = onyx_config(sequence_length=4, hidden_layers=1, hidden_size=16)
     training = TrainingConfig(
         training_iters=40,
         eval_every=20,

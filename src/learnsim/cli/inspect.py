@@ -56,7 +56,8 @@ def register_inspection_commands(app: typer.Typer) -> None:
             raise ConfigError("learnsim ui needs MLflow: pip install 'learnsim[mlflow]'")
         from learnsim.track.mlflow_tracker import artifact_root, tracking_uri
 
-        console.print(f"MLflow UI for {tracking_uri()} at [bold]http://{host}:{port}[/] (Ctrl-C to stop)")
+        # one plain line, whatever the terminal width: scripts and people copy the address from it
+        print(f"MLflow UI at http://{host}:{port} for {tracking_uri()} (Ctrl-C to stop)", flush=True)
         subprocess.run(
             [
                 sys.executable,

@@ -59,19 +59,24 @@ class TrainingProgress:
             self._bar.stop()
 
 
+def rmse_features(metrics: dict, prefix: str) -> list[str]:
+    """Feature names with a ``<prefix>/rmse/<name>`` or ``<prefix>/rollout_rmse/<name>`` key, in key order."""
+    names: list[str] = []
+    for key in metrics:
+        for kind in ("rmse", "rollout_rmse"):
+            head = f"{prefix}/{kind}/"
+            if key.startswith(head) and key[len(head) :] not in names:
+                names.append(key[len(head) :])
+    return names
+
+
 def metrics_table(title: str, metrics: dict, prefix: str) -> Table:
     """Per-feature one-step and rollout RMSE (physical units) from ``<prefix>/rmse/*`` and ``/rollout_rmse/*``."""
     table = Table(title=title)
     table.add_column("feature")
     table.add_column("one-step RMSE", justify="right")
     table.add_column("rollout RMSE", justify="right")
-    names = []
-    for key in metrics:
-        for kind in ("rmse", "rollout_rmse"):
-            head = f"{prefix}/{kind}/"
-            if key.startswith(head) and key[len(head) :] not in names:
-                names.append(key[len(head) :])
-    for name in names:
+    for name in rmse_features(metrics, prefix):
         one = metrics.get(f"{prefix}/rmse/{name}")
         roll = metrics.get(f"{prefix}/rollout_rmse/{name}")
         table.add_row(name, "-" if one is None else f"{one:.4g}", "-" if roll is None else f"{roll:.4g}")

@@ -114,12 +114,9 @@ def _dataset_lineage(dataset: dict) -> list[list]:
 def _feature_table(metrics: dict, prefix: str, caption: str) -> str:
     if not metrics:
         return f"<p>{_e(caption)}: none.</p>"
-    names = []
-    for key in metrics:
-        for kind in ("rmse", "rollout_rmse"):
-            head = f"{prefix}/{kind}/"
-            if key.startswith(head) and key[len(head) :] not in names:
-                names.append(key[len(head) :])
+    from learnsim.track.console import rmse_features
+
+    names = rmse_features(metrics, prefix)
     rows = [
         [n, _number(metrics.get(f"{prefix}/rmse/{n}")), _number(metrics.get(f"{prefix}/rollout_rmse/{n}"))]
         for n in names
