@@ -32,6 +32,7 @@ def rate(model, steps: int, rollout: dict | None) -> float:
         log_every=steps,
         eval_max_windows=1024,
         eval_horizon=50,
+        trackers=[],
         rollout=rollout,
     )
     with tempfile.TemporaryDirectory() as tmp:
