@@ -82,3 +82,53 @@ def test_real_file_loads_with_the_published_checksum():
     signals = silverbox.load_silverbox(DATA)
     assert len(signals["u"]) == silverbox.N_ROWS
     assert signals["y"][silverbox.TRAIN[0] : silverbox.TRAIN[1]].std() == pytest.approx(0.0545, abs=1e-3)
+
+
+@pytest.mark.skipif(not DATA.is_file(), reason="Silverbox data (../shared/data/silverbox) not present")
+def test_benchmark_command_runs_the_protocol_on_real_data(tmp_path, isolated_home):
+    """The repository's config, cut to a few steps: the harness trains, scores all three test sets in mV and
+    writes benchmark.json. (The full run and its accuracy are in benchmarks/README.md.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = Path(__file__).resolve().parents[2] / "benchmarks" / "configs" / "silverbox.yaml"
+    env = {**os.environ, "LEARNSIM_HOME": str(isolated_home), "COLUMNS": "200"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "learnsim",
+            "benchmark",
+            "silverbox",
+            "--data",
+            str(DATA.parent),
+            "--config",
+            str(config),
+            "--set",
+            "training.training_iters=40",
+            "--set",
+            "training.eval_every=20",
+            "--set",
+            "training.lr_scheduler.decay_iters=40",
+            "--set",
+            "training.lr_scheduler.warmup_iters=5",
+            "--set",
+            "training.eval_horizon=200",
+            "--set",
+            "training.trackers=[]",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "multisine" in result.stdout and "best published" in result.stdout
+    scores = json.loads((tmp_path / "run" / "benchmark.json").read_text())["rmse_mv"]
+    assert set(scores) == {"multisine", "arrow full", "arrow no-extrap"}
+    assert all(math.isfinite(v) and v > 0 for v in scores.values())
