@@ -90,10 +90,6 @@ class FeatureSchema:
         validate_features(self.inputs, self.outputs)
 
     @property
-    def input_names(self) -> list[str]:
-        return [f.name for f in self.inputs]
-
-    @property
     def direct_outputs(self) -> list[Output]:
         return [f for f in self.outputs if f.parent is None]
 

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from helpers import onyx_config
@@ -102,3 +104,20 @@ def test_angle_inputs_are_fed_as_sin_cos():
     other = window.clone()
     other[..., 0] = -torch.pi + 1e-4  # the same physical angle, 2e-4 away across the wrap
     assert torch.allclose(model.encode_window(window), model.encode_window(other), atol=1e-3)
+
+
+def test_losses_and_outputs_wrap_angle_outputs_the_short_way_round():
+    from learnsim.train.losses import make_loss
+
+    config = onyx_config(
+        inputs=[Input("theta", parent="theta_next", relation="equal", angle=True), Input("u")],
+        outputs=[Output("theta_next", angle=True)],
+    )
+    model = model_from_config(config)  # identity scaling: normalised == physical
+    prediction, target = torch.tensor([[3.1]]), torch.tensor([[-3.1]])
+    short = 6.2 - 2 * math.pi  # the residual across +-pi, not 6.2
+    assert model.wrap_output_residual(prediction - target).item() == pytest.approx(short, abs=1e-6)
+    assert make_loss("mse", {}, model)(prediction, target).item() == pytest.approx(short**2, rel=1e-5)
+    assert make_loss("l1", {}, model)(prediction, target).item() == pytest.approx(abs(short), rel=1e-5)
+    model.output_scaler.set_statistics([0.0], [2.0])  # scale 2: normalised residual is the wrapped one / 2
+    assert model.wrap_output_residual((prediction - target) / 2).item() == pytest.approx(short / 2, abs=1e-6)

@@ -46,6 +46,11 @@ class SimulatorModel(nn.Module):
         )
         direct = self.schema.direct_outputs
         self._angle_direct = [i for i, f in enumerate(direct) if self.schema.is_angle(f.name)]
+        self.register_buffer(
+            "_angle_direct_mask",
+            torch.tensor([self.schema.is_angle(f.name) for f in direct], dtype=torch.bool),
+            persistent=False,
+        )
         core, external, angle_mask = step_matrices(self.schema, config.dt)
         self.register_buffer("_step_core", core, persistent=False)
         self.register_buffer("_step_external", external, persistent=False)
@@ -71,10 +76,16 @@ class SimulatorModel(nn.Module):
         """(B, L, n_inputs) physical window -> (B, n_direct_outputs) physical outputs of the next step."""
         y = self.output_scaler.denormalize(self.predict_normalized(window))
         if self._angle_direct:
-            mask = torch.zeros(y.shape[-1], dtype=torch.bool, device=y.device)
-            mask[self._angle_direct] = True
-            y = torch.where(mask, wrap_angle(y), y)
+            y = torch.where(self._angle_direct_mask, wrap_angle(y), y)
         return y
+
+    def wrap_output_residual(self, residual: torch.Tensor) -> torch.Tensor:
+        """(..., n_direct_outputs) normalised residual with angle outputs' residuals wrapped the short way
+        round (wrapped physical difference divided by the output scale); others unchanged."""
+        if not self._angle_direct:
+            return residual
+        scale = self.output_scaler.scale
+        return torch.where(self._angle_direct_mask, wrap_angle(residual * scale) / scale, residual)
 
     def set_statistics(self, stats: dict[str, tuple[float, float]]) -> None:
         """Set scalers from training statistics: ``stats[name] = (mean, std)`` per input and direct output.

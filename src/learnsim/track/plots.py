@@ -3,7 +3,6 @@ against the recording, rollout error against horizon, one-step predicted-vs-true
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -173,7 +172,3 @@ def _save(fig, path: Path) -> Path:
 
     plt.close(fig)
     return path
-
-
-def finite(value) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)

@@ -8,9 +8,9 @@ from pathlib import Path
 from learnsim.config import load_run_config
 from learnsim.data.splits import Split
 from learnsim.data.windows import WindowedData
+from learnsim.models.files import read_model
 from learnsim.store.datasets import load_dataset
 from learnsim.track.jsonl import MetricsFile
-from learnsim.train import checkpoint as ckpt
 
 
 def ensure_plots(run_dir: Path) -> list[Path]:
@@ -34,6 +34,6 @@ def ensure_plots(run_dir: Path) -> list[Path]:
         }
     )
     data = WindowedData.build(dataset, config.model, split)
-    model = ckpt.load_checkpoint_model(run_dir / "checkpoints" / report["best_checkpoint"], "cpu")
+    model = read_model(run_dir / "checkpoints" / report["best_checkpoint"], "cpu")
     records = MetricsFile(run_dir / "metrics.jsonl").read()
     return run_plots(run_dir, model, data, records, "test", config.training.eval_horizon)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from learnsim.errors import TrainingError
-from learnsim.models.files import read_model, write_model
+from learnsim.models.files import write_model
 from learnsim.store.versions import fsync_directory, fsync_tree
 
 
@@ -124,10 +124,6 @@ def load_training_state(path: Path) -> dict:
             f"{path}: unreadable training state ({error}); delete this checkpoint to resume "
             "from the previous one"
         ) from None
-
-
-def load_checkpoint_model(path: Path, device):
-    return read_model(path, device)
 
 
 def _plain(value):

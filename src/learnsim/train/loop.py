@@ -26,6 +26,7 @@ from learnsim.data.validate import validate_dataset
 from learnsim.data.windows import WindowedData
 from learnsim.errors import ConfigError, TrainingError
 from learnsim.models import model_from_config
+from learnsim.models.files import read_model
 from learnsim.store.datasets import load_dataset
 from learnsim.store.models import load_model, save_model
 from learnsim.store.versions import learnsim_home, parse_reference
@@ -377,7 +378,7 @@ def _restore(
     if not found:
         raise TrainingError(f"{checkpoint_dir}: no complete checkpoint to resume from")
     path, _ = found[-1]
-    saved = ckpt.load_checkpoint_model(path, device)
+    saved = read_model(path, device)
     training_state = ckpt.load_training_state(path)
     if ema is not None:  # the checkpointed model is the average; the raw weights travel in the state
         ema.model.load_state_dict(saved.state_dict())
@@ -412,7 +413,7 @@ def _finish(
     tc = config.training
     best = ckpt.best_checkpoints(run_dir / "checkpoints", 1)
     best_path, best_meta = best[0] if best else ckpt.checkpoints(run_dir / "checkpoints")[-1]
-    model = ckpt.load_checkpoint_model(best_path, device)
+    model = read_model(best_path, device)
     test = evaluate(model, data, "test", loss_fn, tc) if len(data.starts["test"]) else {}
     records = hub.file.read()
     best_val = next(
@@ -449,7 +450,7 @@ def _finish(
     if importlib.util.find_spec("matplotlib") is not None:
         from learnsim.track.plots import run_plots
 
-        for path in run_plots(run_dir, model, data, hub.file.read(), "test", tc.eval_horizon):
+        for path in run_plots(run_dir, model, data, records, "test", tc.eval_horizon):
             hub.log_artifact(path)
     hub.finish()
     tmp = run_dir / "report.json.tmp"

@@ -7,8 +7,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from learnsim.features import wrap_angle
-
 
 def make_loss(kind: str, weights: dict[str, float], model):
     """Return ``loss(prediction (B, n), target (B, n)) -> scalar``, both in normalised output units.
@@ -19,16 +17,12 @@ def make_loss(kind: str, weights: dict[str, float], model):
     names = model.direct_output_names
     weight = torch.tensor([weights.get(n, 1.0) for n in names], device=model.output_scaler.scale.device)
     uniform = bool((weight == 1).all())
-    angle = model._angle_direct
     fused = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[kind]
 
     def loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if angle:
-            scale = model.output_scaler.scale
-            mask = torch.zeros_like(scale, dtype=torch.bool)
-            mask[angle] = True
+        if model._angle_direct:
             # move the target to the branch nearest the prediction, so the residual is the wrapped one
-            target = torch.where(mask, prediction - wrap_angle((prediction - target) * scale) / scale, target)
+            target = prediction - model.wrap_output_residual(prediction - target)
         if uniform:
             return fused(prediction, target)
         return (fused(prediction, target, reduction="none") * weight).mean()

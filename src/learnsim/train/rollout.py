@@ -98,7 +98,7 @@ def rollout_loss(
     if config.loss_on in ("outputs", "both") or not len(state_index):
         predicted = model.output_scaler.normalize(outputs.index_select(2, model._direct_output_index))
         target = targets_normalized[rows[:, L:]]  # (B, H, n_direct)
-        residuals.append(_wrap_normalized(model, predicted - target))
+        residuals.append(model.wrap_output_residual(predicted - target))
     residual = torch.cat(residuals, dim=2)  # (B, H, n_features)
     per_step = {
         "mse": lambda r: r.square(),
@@ -109,15 +109,6 @@ def rollout_loss(
         weight = config.discount ** torch.arange(horizon, device=per_step.device, dtype=per_step.dtype)
         return (per_step * weight).sum() / weight.sum()
     return per_step.mean()
-
-
-def _wrap_normalized(model, residual: torch.Tensor) -> torch.Tensor:
-    if not model._angle_direct:
-        return residual
-    scale = model.output_scaler.scale
-    mask = torch.zeros_like(scale, dtype=torch.bool)
-    mask[model._angle_direct] = True
-    return torch.where(mask, wrap_angle(residual * scale) / scale, residual)
 
 
 class EMA:
