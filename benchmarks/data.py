@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     dataset = example_dataset("oscillator")
     config = MLPConfig(**example_features("oscillator"), dt=dataset.dt, sequence_length=8)
-    split = split_rows(dataset.episode_bounds(), 0.9, 0.1, 9, seed=0)
+    split = split_rows(dataset.episode_bounds(), 0.9, 0.1, 8, seed=0)
     data = WindowedData.build(dataset, config, split)
 
     generator = torch.Generator().manual_seed(0)

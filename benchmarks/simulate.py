@@ -4,7 +4,7 @@ The bare loop is the floor any rollout implementation pays: it calls the same mo
 sliced from a preallocated tensor and does no state update. Target: simulate() >= 0.8x the bare loop, at
 batch 1 and batch 1024, for the Onyx example MLP (3 inputs, sequence_length 8, 3x64), 1000 steps.
 
-    python benchmarks/simulate.py [--steps 1000] [--repeats 5] [--device cpu]
+    python benchmarks/simulate.py [--horizon 1000] [--repeats 5] [--device cpu]
 """
 
 from __future__ import annotations
@@ -33,21 +33,21 @@ def onyx_example_model(device: str):
     return model_from_config(config).to(device).eval()
 
 
-def bare_loop(model, batch: int, steps: int, device: str) -> None:
+def bare_loop(model, batch: int, horizon: int, device: str) -> None:
     L = model.config.sequence_length
-    buffer = torch.randn(batch, L + steps, 3, device=device)
-    for k in range(steps):
+    buffer = torch.randn(batch, L + horizon, 3, device=device)
+    for k in range(horizon):
         model(buffer[:, k : k + L])
 
 
-def simulate_loop(model, batch: int, steps: int, device: str) -> None:
+def simulate_loop(model, batch: int, horizon: int, device: str) -> None:
     L = model.config.sequence_length
     model.simulate(
         {
             "velocity": torch.zeros(batch, L, 1, device=device),
             "position": torch.zeros(batch, L, 1, device=device),
         },
-        {"control_input": torch.randn(batch, L + steps, 1, device=device)},
+        {"control_input": torch.randn(batch, L + horizon, 1, device=device)},
     )
 
 
@@ -68,23 +68,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--horizon", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     model = onyx_example_model(args.device)
-    print(f"device={args.device} threads={torch.get_num_threads()} steps={args.steps}")
+    print(f"device={args.device} threads={torch.get_num_threads()} horizon={args.horizon}")
     print(f"{'batch':>6} {'bare (steps*B/s)':>18} {'simulate (steps*B/s)':>22} {'ratio':>7}")
     with torch.no_grad():
         for batch in (1, 1024):
             bare_loop(model, batch, 50, args.device)  # warm-up
             simulate_loop(model, batch, 50, args.device)
-            t_bare = best_time(bare_loop, (model, batch, args.steps, args.device), args.repeats, args.device)
+            t_bare = best_time(bare_loop, (model, batch, args.horizon, args.device), args.repeats, args.device)
             t_sim = best_time(
-                simulate_loop, (model, batch, args.steps, args.device), args.repeats, args.device
+                simulate_loop, (model, batch, args.horizon, args.device), args.repeats, args.device
             )
-            rate_bare = args.steps * batch / t_bare
-            rate_sim = args.steps * batch / t_sim
+            rate_bare = args.horizon * batch / t_bare
+            rate_sim = args.horizon * batch / t_sim
             print(f"{batch:>6} {rate_bare:>18,.0f} {rate_sim:>22,.0f} {rate_sim / rate_bare:>7.2f}")
 
 

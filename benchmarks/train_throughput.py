@@ -7,7 +7,7 @@ clipping and the scheduler off, since the hand-written loop has neither. A third
 from a ``DataLoader`` over a per-sample ``Dataset``. Targets: learnsim >= 0.95x the hand loop; >= 3x the
 DataLoader loop.
 
-    python benchmarks/train_throughput.py [--steps 300] [--repeats 2]
+    python benchmarks/train_throughput.py [--iters 300] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -28,12 +28,10 @@ from learnsim import (
     example_features,
     model_from_config,
 )
-from learnsim.config import RunConfig
 from learnsim.data.splits import split_rows
 from learnsim.data.windows import WindowedData
 from learnsim.store.datasets import save_dataset
-from learnsim.train.config import TrainingConfig
-from learnsim.train.loop import train
+from learnsim.train import RunConfig, TrainingConfig, train
 
 BATCH = 1024
 
@@ -137,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--iters", type=int, default=300)
     parser.add_argument(
         "--repeats", type=int, default=2, help="Interleaved repeats; the best of each is kept."
     )
@@ -145,18 +143,18 @@ def main() -> None:
     os.environ.setdefault("LEARNSIM_HOME", tempfile.mkdtemp(prefix="learnsim-bench-"))
     dataset = example_dataset("oscillator")
     save_dataset("bench", dataset)
-    print(f"threads={torch.get_num_threads()} batch={BATCH} steps={args.steps} (best of {args.repeats})")
+    print(f"threads={torch.get_num_threads()} batch={BATCH} iters={args.iters} (best of {args.repeats})")
     print(
         f"{'model':<26} {'learnsim':>10} {'hand loop':>10} {'DataLoader':>11} {'vs hand':>8} {'vs DataLoader':>14}"
     )
     for label, config in model_configs(dataset.dt).items():
-        split = split_rows(dataset.episode_bounds(), 0.9, 0.1, config.sequence_length + 1, seed=0)
+        split = split_rows(dataset.episode_bounds(), 0.9, 0.1, config.sequence_length, seed=0)
         data = WindowedData.build(dataset, config, split)
         ours, hand, loader = [], [], []
         for _ in range(args.repeats):
-            ours.append(learnsim_rate(config, args.steps))
-            hand.append(hand_written_rate(config, data, args.steps))
-            loader.append(dataloader_rate(config, data, max(args.steps // 5, 10)))
+            ours.append(learnsim_rate(config, args.iters))
+            hand.append(hand_written_rate(config, data, args.iters))
+            loader.append(dataloader_rate(config, data, max(args.iters // 5, 10)))
         o, h, d = max(ours), max(hand), max(loader)
         print(f"{label:<26} {o:>10,.0f} {h:>10,.0f} {d:>11,.0f} {o / h:>8.2f} {o / d:>14.1f}")
     print("samples/s; targets: vs hand >= 0.95, vs DataLoader >= 3")

@@ -45,7 +45,7 @@ def test_delta_equal_and_chain_ordering():
     )
     model = stub_model(config, [1.0]).double()
     x0 = {name: torch.zeros(1, 2, 1, dtype=torch.float64) for name in ("s1", "s2", "s3")}
-    result = model.simulate(x0, sim_steps=3)
+    result = model.simulate(x0, horizon=3)
     s1 = result.inputs["s1"][0, 2:, 0].tolist()
     assert s1 == [1.0, 2.0, 3.0]
     assert result.inputs["s2"][0, 2:, 0].tolist() == s1  # reads s1's fresh value, not last step's
@@ -79,7 +79,7 @@ def test_angle_state_wraps_across_pi():
     )
     # theta = omega_state copy, flagged angle: a value of 3.5 rad must come back as 3.5 - 2 pi
     model = stub_model(config, [3.5]).double()
-    result = model.simulate({"theta": torch.zeros(1, 1, 1), "omega_state": torch.zeros(1, 1, 1)}, sim_steps=2)
+    result = model.simulate({"theta": torch.zeros(1, 1, 1), "omega_state": torch.zeros(1, 1, 1)}, horizon=2)
     assert result.inputs["theta"][0, 1, 0].item() == pytest.approx(3.5 - 2 * math.pi)
     assert result.inputs["omega_state"][0, 1, 0].item() == pytest.approx(3.5)
 
@@ -92,7 +92,7 @@ def test_angle_delta_state_wraps_each_step():
         sequence_length=1,
     )
     model = stub_model(config, [0.5]).double()
-    result = model.simulate({"theta": torch.full((1, 1, 1), 3.0)}, sim_steps=3)
+    result = model.simulate({"theta": torch.full((1, 1, 1), 3.0)}, horizon=3)
     theta = result.inputs["theta"][0, :, 0].numpy()
     expected = (3.0 + 0.5 * np.arange(4) + np.pi) % (2 * np.pi) - np.pi
     np.testing.assert_allclose(theta, expected, atol=1e-12)
@@ -116,11 +116,11 @@ def test_argument_errors_say_what_was_expected():
     with pytest.raises(SimulationInputError, match="same batch size"):
         model.simulate({**good_x0, "velocity": torch.zeros(3, 4, 1)}, good_u)
     with pytest.raises(
-        SimulationInputError, match=r"has 14 time steps; expected sequence_length \+ sim_steps \(4 \+ 20\)"
+        SimulationInputError, match=r"has 14 time steps; expected sequence_length \+ horizon \(4 \+ 20\)"
     ):
-        model.simulate(good_x0, good_u, sim_steps=20)
+        model.simulate(good_x0, good_u, horizon=20)
     with pytest.raises(SimulationInputError, match=r"external_inputs: missing \['control_input'\]"):
-        model.simulate(good_x0, {}, sim_steps=3)
+        model.simulate(good_x0, {}, horizon=3)
     result = model.simulate(good_x0, good_u)
     assert result.inputs["position"].shape == (2, 14, 1)
     assert result.outputs["acceleration_prediction"].shape == (2, 10, 1)
@@ -168,3 +168,16 @@ def test_to_dataframe_has_time_and_nan_history_outputs():
     assert len(frame) == 5
     assert frame["acceleration_prediction"].isna().sum() == 2
     assert frame["time"].iloc[-1] == pytest.approx(0.04)
+
+
+def test_sim_steps_is_a_deprecated_alias_of_horizon():
+    model = stub_model(onyx_config(sequence_length=2), [1.0])
+    x0 = {"velocity": torch.zeros(1, 2, 1), "position": torch.zeros(1, 2, 1)}
+    u = {"control_input": torch.zeros(1, 7, 1)}
+    with pytest.warns(DeprecationWarning, match="sim_steps= is deprecated; use horizon="):
+        old = model.simulate(x0, u, sim_steps=5)
+    with pytest.warns(DeprecationWarning, match="sim_steps= is deprecated"):
+        function_form = simulate(model, x0, u, sim_steps=5)
+    new = model.simulate(x0, u, horizon=5)
+    assert torch.equal(old.inputs["position"], new.inputs["position"])
+    assert torch.equal(function_form.inputs["position"], new.inputs["position"])

@@ -76,6 +76,12 @@ def wrap_angle(x):
     return (x + math.pi) % (2 * math.pi) - math.pi
 
 
+def wrap_where(x, mask):
+    """Torch tensor ``x`` (..., n) with the columns where ``mask`` (n,) is True wrapped to [-pi, pi): the
+    short-way-round difference for periodic features, unchanged values for the others."""
+    return wrap_angle(x).where(mask, x)
+
+
 @dataclass(frozen=True)
 class FeatureSchema:
     """A validated set of inputs and outputs with their update order.
@@ -96,12 +102,12 @@ class FeatureSchema:
     @property
     def derived_outputs(self) -> list[Output]:
         """Derived outputs in dependency order (a parent always before its children)."""
-        return [f for f in self._ordered() if f.kind == "output" and f.parent is not None]
+        return [f for f in self.ordered() if f.kind == "output" and f.parent is not None]
 
     @property
     def states(self) -> list[Input]:
         """State inputs in update order: a parent state is updated before the states that read it."""
-        return [f for f in self._ordered() if f.kind == "input" and f.parent is not None]
+        return [f for f in self.ordered() if f.kind == "input" and f.parent is not None]
 
     @property
     def externals(self) -> list[Input]:
@@ -120,7 +126,8 @@ class FeatureSchema:
             return True
         return f.relation == "equal" and self.is_angle(f.parent)
 
-    def _ordered(self) -> list[Input | Output]:
+    def ordered(self) -> list[Input | Output]:
+        """Every feature, parents before the features derived from them (the order a step updates them)."""
         return _topological_order(self.inputs, self.outputs)
 
 

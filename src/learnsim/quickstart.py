@@ -7,12 +7,17 @@ the test episodes and prints one-step and rollout RMSE.
 
 from __future__ import annotations
 
-from learnsim.config import RunConfig
 from learnsim.data.examples import example_dataset, example_features
 from learnsim.models import MLPConfig
 from learnsim.store.datasets import save_dataset
-from learnsim.train.config import AdamWConfig, CosineDecayWithWarmupConfig, TrainingConfig
-from learnsim.train.loop import TrainResult, train
+from learnsim.train import (
+    AdamWConfig,
+    CosineDecayWithWarmupConfig,
+    RunConfig,
+    TrainingConfig,
+    TrainResult,
+    train,
+)
 
 
 def quickstart_config(training_iters: int = 2000, dataset: str = "oscillator") -> RunConfig:

@@ -4,59 +4,142 @@ At every step the model reads the last ``sequence_length`` rows of inputs and pr
 derived outputs follow from their parents; states are advanced from outputs and other states in dependency
 order, each reading its parent's new value (semi-implicit Euler for derivative chains); external inputs of the
 new row come from the given series. Out-of-place operations only, so gradients flow through the rollout.
+
+``Step`` holds that update, composed once from the feature schema; ``rollout`` runs it on packed tensors;
+``simulate`` is the public, named-tensor entry point; ``free_run`` simulates recorded segments and returns
+simulated beside recorded trajectories for evaluation, plots and the ``simulate`` command.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from learnsim.errors import SimulationInputError
-from learnsim.features import wrap_angle
+from learnsim.features import FeatureSchema, wrap_where
+
+
+class Step(nn.Module):
+    """One simulation step's state update, composed from a feature schema into two matrices.
+
+    Every relation is linear in (last inputs row, last derived outputs, predicted direct outputs, new external
+    inputs), and so is their composition in dependency order (each feature reading its parent's *new* value).
+    So one step is::
+
+        new = [row, derived_prev, y] @ core + external_row @ external    # (B, n_inputs + n_derived)
+
+    Public buffers (they follow the model's device and dtype; not saved, they are derived from the config):
+
+    - ``core``: (n_inputs + n_derived + n_direct, n_inputs + n_derived)
+    - ``external``: (n_inputs, n_inputs + n_derived); its rows for state inputs are zero, so a recorded
+      trajectory can be passed whole as the external series.
+    - ``wrap``: (n_inputs + n_derived,) bool, the columns of ``new`` that are angles, wrapped to [-pi, pi).
+      Integrating an angle is rejected by schema validation, so wrapping after the composed update is exact.
+    - ``state_index``: (n_states,) input columns that are simulated states, in config order;
+      ``state_is_angle``: (n_states,) bool.
+    - ``direct_index``: (n_direct,) position of each direct output among the config's outputs;
+      ``direct_is_angle``: (n_direct,) bool.
+    - ``output_order``: (n_outputs,) index into [direct outputs, derived outputs] giving config output order.
+    """
+
+    def __init__(self, schema: FeatureSchema, dt: float):
+        super().__init__()
+        inputs = [f.name for f in schema.inputs]
+        derived = [f.name for f in schema.derived_outputs]
+        direct = [f.name for f in schema.direct_outputs]
+        outputs = [f.name for f in schema.outputs]
+        self.n_inputs, self.n_derived = len(inputs), len(derived)
+        core, external = _compose_relations(schema, dt)
+        states = [i for i, f in enumerate(schema.inputs) if f.parent is not None]
+        wrap = [schema.is_angle(name) for name in [*inputs, *derived]]
+        self.has_angles = any(wrap)
+        self.has_angle_outputs = any(schema.is_angle(name) for name in direct)
+        buffers = {
+            "core": core,
+            "external": external,
+            "wrap": torch.tensor(wrap, dtype=torch.bool),
+            "state_index": torch.tensor(states, dtype=torch.long),
+            "state_is_angle": torch.tensor([wrap[i] for i in states], dtype=torch.bool),
+            "direct_index": torch.tensor([outputs.index(n) for n in direct], dtype=torch.long),
+            "direct_is_angle": torch.tensor([schema.is_angle(n) for n in direct], dtype=torch.bool),
+            "output_order": torch.tensor([[*direct, *derived].index(n) for n in outputs], dtype=torch.long),
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value, persistent=False)
+
+
+def _compose_relations(schema: FeatureSchema, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(core, external) of ``Step``: each feature's new value as a coefficient vector over the basis
+    [last inputs row, last derived outputs, direct outputs, new external row], built parents first."""
+    inputs = [f.name for f in schema.inputs]
+    derived = [f.name for f in schema.derived_outputs]
+    direct = [f.name for f in schema.direct_outputs]
+    n_in, n_der, n_dir = len(inputs), len(derived), len(direct)
+    core_size = n_in + n_der + n_dir
+    previous = {name: i for i, name in enumerate(inputs)} | {n: n_in + i for i, n in enumerate(derived)}
+    basis = torch.eye(core_size + n_in, dtype=torch.float64)
+    coefficients: dict[str, torch.Tensor] = {}
+    for f in schema.ordered():
+        if f.parent is None:
+            column = (
+                n_in + n_der + direct.index(f.name)
+                if f.kind == "output"
+                else core_size + inputs.index(f.name)
+            )
+            coefficients[f.name] = basis[column]
+        elif f.relation == "equal":
+            coefficients[f.name] = coefficients[f.parent]
+        else:
+            factor = dt if f.relation == "derivative" else 1.0
+            coefficients[f.name] = basis[previous[f.name]] + factor * coefficients[f.parent]
+    new = torch.stack([coefficients[name] for name in [*inputs, *derived]], dim=1)  # (basis, n_in + n_der)
+    return new[:core_size].float(), new[core_size:].float()
 
 
 def rollout(
     model,
     window: torch.Tensor,
     external_series: torch.Tensor,
-    steps: int,
+    horizon: int,
     derived_init: torch.Tensor | None = None,
     detach_every: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``steps`` simulation steps on packed tensors.
+    """Run ``horizon`` simulation steps on packed tensors.
 
     window: (B, L, n_inputs) physical history (rows 0..L-1).
-    external_series: (B, >= L + steps, n_inputs); only its external-input columns are read (row L + k feeds
+    external_series: (B, >= L + horizon, n_inputs); only its external-input columns are read (row L + k feeds
         step k), so a recorded trajectory can be passed as is.
     derived_init: (B, n_derived) last values of derived outputs (needed only by delta/derivative ones).
     detach_every: truncated backpropagation: cut the graph through the simulated state every N steps.
-    Returns inputs (B, L + steps, n_inputs) and outputs (B, steps, n_outputs) in config order, where output
+    Returns inputs (B, L + horizon, n_inputs) and outputs (B, horizon, n_outputs) in config order, where output
     row k belongs to input row L + k.
     """
-    if steps < 1:
-        raise SimulationInputError(f"steps must be >= 1, got {steps}")
-    L, n_in = window.shape[1], window.shape[2]
-    n_der = model._step_external.shape[1] - n_in
+    if horizon < 1:
+        raise SimulationInputError(f"horizon must be >= 1, got {horizon}")
+    step = model.step
+    L, n_in, n_der = window.shape[1], step.n_inputs, step.n_derived
     # Contribution of the new external values to every new row, for all steps at once: (B, T, n_in + n_der),
     # unbound into per-step (B, n_in + n_der) tensors because list indexing is cheaper than tensor slicing.
-    external_term = (external_series[:, : L + steps] @ model._step_external).unbind(1)
-    wrap = bool(model._step_angle_mask.any())
-    derived = derived_init if n_der else None
-    if n_der and derived is None:
-        derived = window.new_zeros(window.shape[0], n_der)
+    external_term = (external_series[:, : L + horizon] @ step.external).unbind(1)
+    derived = None
+    if n_der:
+        derived = derived_init if derived_init is not None else window.new_zeros(window.shape[0], n_der)
     # rows: every (B, n_in) input row, returned; recent: the rows the next window is stacked from (the same
     # tensors, or detached copies under truncated backpropagation, so the loss on rows keeps its gradient).
     rows = list(window.unbind(1))
     recent = rows[-L:]
     direct_outputs, derived_outputs = [], []
-    for k in range(steps):
+    for k in range(horizon):
         y = model(window)  # (B, n_direct)
         previous = [recent[-1], derived, y] if n_der else [recent[-1], y]
-        new = torch.addmm(external_term[L + k], torch.cat(previous, dim=1), model._step_core)
-        if wrap:
-            new = torch.where(model._step_angle_mask, wrap_angle(new), new)
+        new = torch.addmm(external_term[L + k], torch.cat(previous, dim=1), step.core)
+        if step.has_angles:
+            new = wrap_where(new, step.wrap)
         if n_der:
             derived = new[:, n_in:]
             derived_outputs.append(derived)
@@ -71,21 +154,16 @@ def rollout(
     inputs = torch.stack(rows, dim=1)
     outputs = torch.stack(direct_outputs, dim=1)
     if n_der:
-        outputs = torch.cat([outputs, torch.stack(derived_outputs, 1)], dim=2)[..., _output_order(model)]
+        outputs = torch.cat([outputs, torch.stack(derived_outputs, 1)], dim=2)[..., step.output_order]
     return inputs, outputs
-
-
-def _output_order(model) -> list[int]:
-    produced = [f.name for f in model.schema.direct_outputs] + [f.name for f in model.schema.derived_outputs]
-    return [produced.index(f.name) for f in model.config.outputs]
 
 
 @dataclass
 class SimulationResult:
     """Named trajectories of a rollout.
 
-    inputs[name]: (B, sequence_length + sim_steps, 1), history rows first.
-    outputs[name]: (B, sim_steps, 1); outputs row k belongs to inputs row sequence_length + k.
+    inputs[name]: (B, sequence_length + horizon, 1), history rows first.
+    outputs[name]: (B, horizon, 1); outputs row k belongs to inputs row sequence_length + k.
     """
 
     inputs: dict[str, torch.Tensor]
@@ -114,72 +192,55 @@ class SimulationResult:
         return pd.DataFrame(data)
 
 
-def simulate(model, x0, external_inputs=None, sim_steps: int | None = None, grad: bool = False):
-    """Free-run ``model`` for ``sim_steps`` steps from a history window.
+def simulate(
+    model, x0, external_inputs=None, horizon: int | None = None, grad: bool = False, *, sim_steps=None
+) -> SimulationResult:
+    """Free-run ``model`` for ``horizon`` steps from a history window.
 
     x0: dict name -> (B, sequence_length, 1) history of every state input (and, for derived outputs with a
         delta/derivative relation, their values; the last row is used).
-    external_inputs: dict name -> (B, sequence_length + sim_steps, 1) for every external input; may be
-        omitted when the model has none. ``sim_steps`` defaults to what the external series allow.
+    external_inputs: dict name -> (B, sequence_length + horizon, 1) for every external input; may be
+        omitted when the model has none. ``horizon`` defaults to what the external series allow.
     grad: keep the autograd graph (for training through the rollout); otherwise run without it.
+    sim_steps: the Onyx Engine's name for ``horizon``; accepted with a deprecation warning.
     Returns a ``SimulationResult``. Tensors may be numpy arrays; they are moved to the model's device.
     """
-    schema = model.schema
-    L = model.config.sequence_length
-    external_inputs = dict(external_inputs or {})
-    x0 = dict(x0)
+    horizon = horizon_alias(horizon, sim_steps)
+    schema, L = model.schema, model.config.sequence_length
     parameter = next(model.parameters())
     device, dtype = parameter.device, parameter.dtype
     states = [f.name for f in schema.states]
     integrating = [f.name for f in schema.derived_outputs if f.relation != "equal"]
     externals = [f.name for f in schema.externals]
+    x0, external_inputs = dict(x0), dict(external_inputs or {})
     _check_names("x0", x0, states + integrating, optional=[f.name for f in schema.derived_outputs])
     _check_names("external_inputs", external_inputs, externals, optional=[])
-    if sim_steps is None:
-        if not externals:
-            raise SimulationInputError("sim_steps is required when the model has no external inputs")
-        sim_steps = (
-            _as_tensor("external_inputs", externals[0], external_inputs[externals[0]], device, dtype).shape[1]
-            - L
-        )
-    if not isinstance(sim_steps, int) or sim_steps < 1:
-        raise SimulationInputError(f"sim_steps must be an integer >= 1, got {sim_steps!r}")
-
     tensors = {n: _as_tensor("x0", n, v, device, dtype) for n, v in x0.items()}
     tensors |= {n: _as_tensor("external_inputs", n, v, device, dtype) for n, v in external_inputs.items()}
-    batch = {t.shape[0] for t in tensors.values()}
-    if len(batch) > 1:
-        sizes = ", ".join(f"{n}: {t.shape[0]}" for n, t in tensors.items())
-        raise SimulationInputError(f"all tensors must have the same batch size B; got {sizes}")
-    B = batch.pop() if batch else 1
+    if horizon is None:
+        if not externals:
+            raise SimulationInputError("horizon is required when the model has no external inputs")
+        horizon = tensors[externals[0]].shape[1] - L
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise SimulationInputError(f"horizon must be an integer >= 1, got {horizon!r}")
+    B = _batch_size(tensors)
     for name in states + integrating:
         _check_length("x0", name, tensors[name], L, f"sequence_length ({L})")
     for name in externals:
-        _check_length(
-            "external_inputs",
-            name,
-            tensors[name],
-            L + sim_steps,
-            f"sequence_length + sim_steps ({L} + {sim_steps})",
-        )
+        expected = f"sequence_length + horizon ({L} + {horizon})"
+        _check_length("external_inputs", name, tensors[name], L + horizon, expected)
 
-    series = torch.zeros(B, L + sim_steps, len(schema.inputs), device=device, dtype=dtype)
+    series = torch.zeros(B, L + horizon, len(schema.inputs), device=device, dtype=dtype)
     for i, f in enumerate(schema.inputs):
-        if f.parent is None:
-            series[:, :, i] = tensors[f.name][..., 0]
-        else:
-            series[:, :L, i] = tensors[f.name][..., 0]
+        rows = slice(None) if f.parent is None else slice(0, L)
+        series[:, rows, i] = tensors[f.name][..., 0]
     derived_init = None
     if schema.derived_outputs:
-        derived_init = torch.stack(
-            [
-                tensors[f.name][:, -1, 0] if f.name in tensors else torch.zeros(B, device=device, dtype=dtype)
-                for f in schema.derived_outputs
-            ],
-            dim=1,
-        )
+        zeros = torch.zeros(B, device=device, dtype=dtype)
+        last = [tensors[f.name][:, -1, 0] if f.name in tensors else zeros for f in schema.derived_outputs]
+        derived_init = torch.stack(last, dim=1)
     with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-        inputs, outputs = rollout(model, series[:, :L], series, sim_steps, derived_init)
+        inputs, outputs = rollout(model, series[:, :L], series, horizon, derived_init)
     return SimulationResult(
         inputs={f.name: inputs[..., i : i + 1] for i, f in enumerate(schema.inputs)},
         outputs={f.name: outputs[..., i : i + 1] for i, f in enumerate(model.config.outputs)},
@@ -188,15 +249,20 @@ def simulate(model, x0, external_inputs=None, sim_steps: int | None = None, grad
     )
 
 
+def horizon_alias(horizon: int | None, sim_steps: int | None, stacklevel: int = 3) -> int | None:
+    """``horizon``, or the deprecated ``sim_steps`` (the Onyx Engine's name) with a warning for the caller."""
+    if sim_steps is None:
+        return horizon
+    warnings.warn("sim_steps= is deprecated; use horizon=", DeprecationWarning, stacklevel=stacklevel)
+    return sim_steps if horizon is None else horizon
+
+
 def _check_names(argument: str, given: dict, required: list[str], optional: list[str]) -> None:
     missing = [n for n in required if n not in given]
     extra = [n for n in given if n not in required and n not in optional]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing}")
-        if extra:
-            parts.append(f"unexpected {extra}")
+        parts = [f"missing {missing}"] if missing else []
+        parts += [f"unexpected {extra}"] if extra else []
         raise SimulationInputError(f"{argument}: {'; '.join(parts)}; expected exactly {required}")
 
 
@@ -209,8 +275,82 @@ def _as_tensor(argument: str, name: str, value, device, dtype) -> torch.Tensor:
     return tensor
 
 
+def _batch_size(tensors: dict[str, torch.Tensor]) -> int:
+    sizes = {t.shape[0] for t in tensors.values()}
+    if len(sizes) > 1:
+        listed = ", ".join(f"{n}: {t.shape[0]}" for n, t in tensors.items())
+        raise SimulationInputError(f"all tensors must have the same batch size B; got {listed}")
+    return sizes.pop() if sizes else 1
+
+
 def _check_length(argument: str, name: str, tensor: torch.Tensor, expected: int, what: str) -> None:
     if tensor.shape[1] != expected:
         raise SimulationInputError(
             f"{argument}['{name}'] has {tensor.shape[1]} time steps; expected {what} = {expected}"
         )
+
+
+@dataclass
+class Trajectories:
+    """Free-run simulations of recorded segments beside the recording, by feature name.
+
+    simulated[name], recorded[name]: (S, H) for every simulated state and every direct output, where step k
+    is the k-th simulated step (row sequence_length + k of its segment). ``angles``: the periodic features,
+    whose errors are wrapped the short way round.
+    """
+
+    simulated: dict[str, torch.Tensor]
+    recorded: dict[str, torch.Tensor]
+    angles: frozenset[str]
+    dt: float
+
+    @property
+    def horizon(self) -> int:
+        return next(iter(self.simulated.values())).shape[1]
+
+    @property
+    def segments(self) -> int:
+        return next(iter(self.simulated.values())).shape[0]
+
+    def error(self, name: str) -> torch.Tensor:
+        """(S, H) simulated minus recorded, wrapped to [-pi, pi) for angles."""
+        error = self.simulated[name] - self.recorded[name]
+        if name in self.angles:
+            error = (error + math.pi) % (2 * math.pi) - math.pi
+        return error
+
+    def rmse(self, name: str) -> float:
+        return math.sqrt(self.error(name).double().square().mean().item())
+
+    def rmse_by_step(self, name: str) -> torch.Tensor:
+        """(H,) RMSE over segments at each simulated step."""
+        return self.error(name).double().square().mean(0).sqrt()
+
+
+@torch.no_grad()
+def free_run(
+    model, recorded_inputs: torch.Tensor, recorded_targets: torch.Tensor | None = None
+) -> Trajectories:
+    """Free-run ``model`` over recorded segments and pair each simulated feature with its recording.
+
+    recorded_inputs: (S, L + H, n_inputs) physical rows of S recorded segments: the first L rows
+        (L = sequence_length) are the history; external inputs drive all H steps; recorded state values after
+        the history are only compared against, never fed back.
+    recorded_targets: (S, H, n_direct) recorded direct outputs of rows L .. L + H - 1, or None to compare
+        states only.
+    """
+    L = model.config.sequence_length
+    horizon = recorded_inputs.shape[1] - L
+    model.eval()
+    inputs, outputs = rollout(model, recorded_inputs[:, :L], recorded_inputs, horizon)
+    schema, step = model.schema, model.step
+    simulated, recorded = {}, {}
+    for i, f in enumerate(model.config.inputs):
+        if f.parent is not None:
+            simulated[f.name], recorded[f.name] = inputs[:, L:, i], recorded_inputs[:, L:, i]
+    if recorded_targets is not None:
+        direct = outputs.index_select(2, step.direct_index)  # (S, H, n_direct)
+        for j, f in enumerate(schema.direct_outputs):
+            simulated[f.name], recorded[f.name] = direct[..., j], recorded_targets[..., j]
+    angles = frozenset(name for name in simulated if schema.is_angle(name))
+    return Trajectories(simulated, recorded, angles, model.config.dt)

@@ -17,29 +17,29 @@ def test_windows_never_cross_episode_or_split_boundaries():
 
 def test_split_by_episode_is_disjoint_deterministic_and_seeded():
     bounds = [(i * 100, (i + 1) * 100) for i in range(20)]
-    a = split_rows(bounds, 0.8, 0.1, 9, seed=1)
-    b = split_rows(bounds, 0.8, 0.1, 9, seed=1)
-    c = split_rows(bounds, 0.8, 0.1, 9, seed=2)
+    a = split_rows(bounds, 0.8, 0.1, 8, seed=1)
+    b = split_rows(bounds, 0.8, 0.1, 8, seed=1)
+    c = split_rows(bounds, 0.8, 0.1, 8, seed=2)
     assert a == b and a != c and a.by == "episode"
     assert (len(a.train), len(a.val), len(a.test)) == (14, 4, 2)
     assert sorted(a.train + a.val + a.test) == bounds  # every episode exactly once
 
 
 def test_split_single_recording_has_window_gaps():
-    split = split_rows([(0, 1000)], 0.75, 200, 9, seed=0)
+    split = split_rows([(0, 1000)], 0.75, 200, 8, seed=0)
     assert split.by == "time"
     (tr_s, tr_e), (va_s, va_e), (te_s, te_e) = split.train[0], split.val[0], split.test[0]
     assert (te_s, te_e) == (800, 1000)
     assert va_e + 9 == te_s and tr_e + 9 == va_s and tr_s == 0
     assert tr_e == round(0.75 * (791 - 9))
     with pytest.raises(DataError, match="test block of the single recording has 5 rows"):
-        split_rows([(0, 1000)], 0.75, 5, 9, seed=0)
+        split_rows([(0, 1000)], 0.75, 5, 8, seed=0)
 
 
 def test_no_window_or_target_shared_between_splits():
     ds = example_dataset("oscillator", episodes=1, steps=2000)
     config = onyx_config()
-    split = split_rows(ds.episode_bounds(), 0.8, 0.2, config.sequence_length + 1, seed=0)
+    split = split_rows(ds.episode_bounds(), 0.8, 0.2, config.sequence_length, seed=0)
     data = WindowedData.build(ds, config, split)
     L = config.sequence_length
     used = {
@@ -56,7 +56,7 @@ def test_no_window_or_target_shared_between_splits():
 def test_gather_returns_windows_and_next_row_targets():
     ds = example_dataset("oscillator", episodes=3, steps=40)
     config = onyx_config(sequence_length=4)
-    split = split_rows(ds.episode_bounds(), 0.5, 0, 5, seed=0)
+    split = split_rows(ds.episode_bounds(), 0.5, 0, 4, seed=0)
     data = WindowedData.build(ds, config, split)
     windows, targets = data.gather(torch.tensor([0, 41]))
     assert windows.shape == (2, 4, 3) and targets.shape == (2, 1)

@@ -4,11 +4,10 @@ import shutil
 import pytest
 from helpers import onyx_config
 
-from learnsim.config import RunConfig
 from learnsim.data.examples import example_dataset
 from learnsim.store.datasets import save_dataset
 from learnsim.track.hub import available_default_trackers
-from learnsim.train import TrainingConfig, resume, train
+from learnsim.train import RunConfig, TrainingConfig, resume, train
 
 
 def small_run(tmp_path, trackers, iters=40, loggers=None, eval_fn=None, name="run"):
@@ -135,7 +134,7 @@ def test_report_renders_in_headless_chromium(tmp_path, isolated_home):
     pytest.importorskip("matplotlib")
     import subprocess
 
-    from learnsim.track.report import write_report
+    from learnsim.report import write_report
 
     small_run(tmp_path, [])
     page = write_report(tmp_path / "run")

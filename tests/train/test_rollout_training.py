@@ -8,13 +8,12 @@ from safetensors.torch import load_file
 from torch import nn
 
 from learnsim import Dataset, Input, MLPConfig, Output
-from learnsim.config import RunConfig
 from learnsim.data.examples import example_dataset
 from learnsim.data.splits import split_rows
 from learnsim.data.windows import WindowedData
 from learnsim.simulate import rollout
 from learnsim.store.datasets import save_dataset
-from learnsim.train import TrainingConfig, train
+from learnsim.train import RunConfig, TrainingConfig, train
 from learnsim.train import checkpoint as ckpt
 from learnsim.train.config import RolloutConfig
 from learnsim.train.rollout import Curriculum, rollout_loss
@@ -132,7 +131,7 @@ def test_rollout_loss_is_zero_for_a_perfect_model_and_grows_with_error():
             Input("control_input"),
         ],
     )
-    data = WindowedData.build(ds, config, split_rows(ds.episode_bounds(), 0.5, 0, 2, 0), dtype=torch.float64)
+    data = WindowedData.build(ds, config, split_rows(ds.episode_bounds(), 0.5, 0, 1, 0), dtype=torch.float64)
 
     class Oracle(nn.Module):  # reads the acceleration the example used: a = u - 0.4 v - 4 x - 1.5 x^3
         def __init__(self):

@@ -14,11 +14,10 @@ from helpers import onyx_config
 from safetensors.torch import load_file
 
 from learnsim import ConfigError, RNNConfig, TrainingError, TransformerConfig
-from learnsim.config import RunConfig, load_run_config
 from learnsim.data.examples import example_dataset
 from learnsim.store.datasets import save_dataset
 from learnsim.store.models import list_models, load_model
-from learnsim.train import TrainingConfig, train, train_model
+from learnsim.train import RunConfig, TrainingConfig, load_run_config, train, train_model
 from learnsim.train import checkpoint as ckpt
 
 
@@ -114,9 +113,9 @@ def test_early_stopping_by_patience(tmp_path):
 
 def test_nan_loss_stops_within_one_step_keeping_last_good_checkpoint(tmp_path, monkeypatch):
     small_dataset()
-    import learnsim.train.loop as loop
+    import learnsim.train.run as run_module
 
-    real = loop.make_loss
+    real = run_module.make_loss
     calls = {"n": 0}
 
     def poisoned(*args):
@@ -129,7 +128,7 @@ def test_nan_loss_stops_within_one_step_keeping_last_good_checkpoint(tmp_path, m
 
         return loss
 
-    monkeypatch.setattr(loop, "make_loss", poisoned)
+    monkeypatch.setattr(run_module, "make_loss", poisoned)
     config = RunConfig(
         dataset="osc", model=family("mlp"), training=fast_training(eval_every=10, save_every=10)
     )

@@ -9,13 +9,12 @@ import pytest
 import torch
 
 from learnsim import ConfigError, RNNConfig, TransformerConfig, example_features
-from learnsim.config import RunConfig
 from learnsim.data.examples import example_dataset
 from learnsim.data.validate import validate_dataset
 from learnsim.models import MLPConfig
 from learnsim.store.datasets import save_dataset
 from learnsim.store.models import load_model
-from learnsim.train import TrainingConfig, train
+from learnsim.train import RunConfig, TrainingConfig, train
 
 
 def tiny(training: dict, model=None, dataset="osc"):

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import typer
 
-benchmark_app = typer.Typer(
-    help="Run real-data benchmarks with their standard protocols.", no_args_is_help=True
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Run real-data benchmarks with their standard protocols.",
+    no_args_is_help=True,
 )
 
 
-@benchmark_app.command("silverbox")
+@app.command("silverbox")
 def silverbox(
     data: Path = typer.Option(..., "--data", help="SNLS80mV.csv, or the folder holding it."),
     config: Path = typer.Option(
-        Path("benchmarks/configs/silverbox.yaml"),
-        "--config",
-        help="Run config YAML (the repository's generic recipe by default).",
+        None, "--config", help="Run config YAML (default: the recipe shipped with learnsim)."
     ),
     set_: list[str] = typer.Option(
         [], "--set", help="Override a config field, e.g. training.training_iters=5000."
@@ -26,6 +26,6 @@ def silverbox(
     quiet: bool = typer.Option(False, "--quiet", help="Only the final table."),
 ):
     """Train on the estimation data, free-run the multisine and arrow test sets, print RMSE (mV)."""
-    from learnsim.benchmark.silverbox import run_silverbox
+    from learnsim.protocols.silverbox import run_silverbox
 
     run_silverbox(data, config, set_, run_dir, monitor=not quiet)

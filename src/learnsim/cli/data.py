@@ -1,20 +1,25 @@
-"""``learnsim data``: import, list, show and remove datasets in the local store."""
+"""``learnsim data``: import, generate, list, show and remove datasets in the local store."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-data_app = typer.Typer(
-    help="Manage datasets in the local store ($LEARNSIM_HOME/datasets).", no_args_is_help=True
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Manage datasets in the local store ($LEARNSIM_HOME/datasets).",
+    no_args_is_help=True,
 )
-console = Console()
 
 
-@data_app.command("import")
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command("import")
 def import_(
     file: Path = typer.Argument(..., help="CSV, Parquet (.parquet/.pq) or HDF5 (.h5/.hdf5) file."),
     name: str = typer.Option(..., "--name", help="Dataset name in the store."),
@@ -27,6 +32,7 @@ def import_(
     from learnsim.data.dataset import Dataset
     from learnsim.store.datasets import save_dataset
 
+    console = _console()
     with console.status(f"reading {file}"):
         dataset = Dataset.from_file(file, dt, episode_column, time_column)
         meta = save_dataset(name, dataset, source_datasets=source)
@@ -38,7 +44,7 @@ def import_(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
-@data_app.command("example")
+@app.command("example")
 def example(
     system: str = typer.Option("oscillator", help="oscillator or pendulum."),
     name: str = typer.Option(None, help="Dataset name (default: the system's name)."),
@@ -51,42 +57,48 @@ def example(
     from learnsim.store.datasets import save_dataset
 
     meta = save_dataset(name or system, example_dataset(system, episodes, steps, seed=seed))
-    console.print(
+    _console().print(
         f"saved [bold]{meta['name']}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episodes"
     )
 
 
-@data_app.command("list")
+@app.command("list")
 def list_():
     """List every dataset version in the store."""
+    from rich.table import Table
+
     from learnsim.store.datasets import list_datasets
 
     table = Table("name", "version", "rows", "episodes", "dt (s)", "features", "created")
     for meta in list_datasets():
-        table.add_row(
+        features = ", ".join(meta["features"])
+        row = (
             meta["name"],
             meta["version"],
             str(meta["rows"]),
             str(meta["episodes"]),
             f"{meta['dt']:g}",
-            ", ".join(meta["features"]),
-            _created(meta),
+            features,
         )
-    console.print(table)
+        table.add_row(*row, created(meta))
+    _console().print(table)
 
 
-@data_app.command("show")
+@app.command("show")
 def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
     """Per-column statistics and the validation report of a stored dataset."""
+    from rich.table import Table
+
     from learnsim.data.validate import validate_dataset
     from learnsim.store.datasets import dataset_meta, load_dataset
     from learnsim.store.versions import parse_reference
 
+    console = _console()
     name, version = parse_reference(reference)
     meta = dataset_meta(name, version)
     console.print(
         f"[bold]{name}@{meta['version']}[/]  rows={meta['rows']} episodes={meta['episodes']} "
-        f"dt={meta['dt']:g}s created={_created(meta)}"
+        f"dt={meta['dt']:g}s created={created(meta)}"
     )
     if meta["lineage"]:
         console.print("lineage: " + ", ".join(f"{s['name']}@{s['version']}" for s in meta["lineage"]))
@@ -102,7 +114,7 @@ def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
         console.print(f"  [yellow]warning:[/] {line}")
 
 
-@data_app.command("rm")
+@app.command("rm")
 def rm(reference: str = typer.Argument(..., help="NAME@VERSION to delete.")):
     """Delete one dataset version."""
     from learnsim.errors import StoreError
@@ -113,10 +125,11 @@ def rm(reference: str = typer.Argument(..., help="NAME@VERSION to delete.")):
     if version is None:
         raise StoreError(f"give the version to delete: learnsim data rm {name}@VERSION")
     delete_dataset(name, version)
-    console.print(f"deleted {reference}")
+    _console().print(f"deleted {reference}")
 
 
-def _created(meta: dict) -> str:
+def created(meta: dict) -> str:
+    """A store entry's creation time, local, to the second."""
     import datetime
 
     return datetime.datetime.fromtimestamp(meta["created_ns"] / 1e9).strftime("%Y-%m-%d %H:%M:%S")

@@ -3,43 +3,46 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-models_app = typer.Typer(
-    help="Inspect trained models in the local store ($LEARNSIM_HOME/models).", no_args_is_help=True
+from learnsim.cli.data import created
+
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Inspect trained models in the local store ($LEARNSIM_HOME/models).",
+    no_args_is_help=True,
 )
-console = Console()
 
 
-@models_app.command("list")
+@app.command("list")
 def list_():
     """List every stored model version."""
-    from learnsim.cli.data import _created
+    from rich.console import Console
+    from rich.table import Table
+
     from learnsim.store.models import list_models
 
     table = Table("name", "version", "family", "parameters", "dataset", "created")
     for meta in list_models():
         lineage = meta.get("lineage", {})
+        dataset = f"{lineage.get('dataset', '-')}@{lineage.get('dataset_version', '-')}"
         table.add_row(
-            meta["name"],
-            meta["version"],
-            meta["family"],
-            f"{meta['parameters']:,}",
-            f"{lineage.get('dataset', '-')}@{lineage.get('dataset_version', '-')}",
-            _created(meta),
+            meta["name"], meta["version"], meta["family"], f"{meta['parameters']:,}", dataset, created(meta)
         )
-    console.print(table)
+    Console().print(table)
 
 
-@models_app.command("show")
+@app.command("show")
 def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
     """Config, lineage and test metrics of a stored model."""
     import json
 
+    from rich.console import Console
+    from rich.table import Table
+
     from learnsim.store.models import model_meta, model_store
     from learnsim.store.versions import parse_reference
 
+    console = Console()
     name, version = parse_reference(reference)
     meta = model_meta(name, version)
     path = model_store().root / name / meta["version"]

@@ -92,6 +92,17 @@ class Dataset:
             h.update(b"\1" if extra is None else np.ascontiguousarray(extra).tobytes())
         return h.hexdigest()
 
+    def column_statistics(self) -> dict[str, dict[str, float]]:
+        """mean, std, min and max of every feature column over its finite values (NaN when none is finite)."""
+        stats = {}
+        for name, values in self.columns.items():
+            finite = values[np.isfinite(values)]
+            summary = (
+                (finite.mean(), finite.std(), finite.min(), finite.max()) if finite.size else (np.nan,) * 4
+            )
+            stats[name] = dict(zip(("mean", "std", "min", "max"), map(float, summary), strict=True))
+        return stats
+
     # ------------------------------------------------------------------ conversions
     def to_arrow(self):
         import pyarrow as pa

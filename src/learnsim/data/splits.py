@@ -27,17 +27,28 @@ class Split:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Split:
+        """The inverse of ``to_dict`` (JSON turns segments into lists)."""
+        segments = {k: [tuple(s) for s in data[k]] for k in ("train", "val", "test")}
+        return cls(**segments, by=data["by"], seed=data["seed"])
+
 
 def split_rows(
-    bounds: list[Segment], train_val_split_ratio: float, test_dataset_size: float, window_rows: int, seed: int
+    bounds: list[Segment],
+    train_val_split_ratio: float,
+    test_dataset_size: float,
+    sequence_length: int,
+    seed: int,
 ) -> Split:
     """Split episode row ranges ``bounds``.
 
     test_dataset_size: rows held out for test (an int), or a fraction of all rows (a float < 1).
     train_val_split_ratio: fraction of the remaining rows (or episodes) used for training.
-    window_rows: rows one training sample needs (sequence_length + 1): every split segment has at least this
-    many rows, and single-recording blocks are separated by a gap of this many rows.
+    sequence_length: the model's history window; one sample needs sequence_length + 1 rows, so every split
+    segment has at least that many, and single-recording blocks are separated by a gap of that many rows.
     """
+    sample_rows = sequence_length + 1
     total = sum(end - start for start, end in bounds)
     test_rows = (
         int(round(test_dataset_size * total))
@@ -45,11 +56,11 @@ def split_rows(
         else int(test_dataset_size)
     )
     if len(bounds) > 1:
-        return _by_episode(bounds, train_val_split_ratio, test_rows, window_rows, seed)
-    return _by_time(bounds[0], train_val_split_ratio, test_rows, window_rows, seed)
+        return _by_episode(bounds, train_val_split_ratio, test_rows, seed)
+    return _by_time(bounds[0], train_val_split_ratio, test_rows, sample_rows, seed)
 
 
-def _by_episode(bounds, ratio, test_rows, window_rows, seed) -> Split:
+def _by_episode(bounds, ratio, test_rows, seed) -> Split:
     order = np.random.default_rng(seed).permutation(len(bounds)).tolist()
     test, taken = [], 0
     while order and taken < test_rows and len(order) > 2:
@@ -69,9 +80,9 @@ def _by_episode(bounds, ratio, test_rows, window_rows, seed) -> Split:
     return Split(train, val, sorted(test), "episode", seed)
 
 
-def _by_time(bounds, ratio, test_rows, window_rows, seed) -> Split:
+def _by_time(bounds, ratio, test_rows, sample_rows, seed) -> Split:
     start, end = bounds
-    gap = window_rows
+    gap = sample_rows
     test = [(end - test_rows, end)] if test_rows > 0 else []
     head_end = end - test_rows - (gap if test_rows > 0 else 0)
     head = head_end - start
@@ -82,10 +93,10 @@ def _by_time(bounds, ratio, test_rows, window_rows, seed) -> Split:
         train, val = [(start, head_end)], []
     for label, segments in (("train", train), ("validation", val), ("test", test)):
         for s, e in segments:
-            if e - s < window_rows:
+            if e - s < sample_rows:
                 raise DataError(
                     f"the {label} block of the single recording has {max(e - s, 0)} rows; it needs at least "
-                    f"{window_rows} (sequence_length + 1). Record longer, or change train_val_split_ratio / "
+                    f"{sample_rows} (sequence_length + 1). Record longer, or change train_val_split_ratio / "
                     "test_dataset_size"
                 )
     return Split(train, val, test, "time", seed)

@@ -54,9 +54,9 @@ def direct_targets(dataset, config) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def window_starts(segments: list[Segment], window_rows: int) -> np.ndarray:
-    """Start rows of every window of ``window_rows`` rows lying inside one segment."""
-    starts = [np.arange(s, e - window_rows + 1) for s, e in segments if e - s >= window_rows]
+def window_starts(segments: list[Segment], length: int) -> np.ndarray:
+    """Start rows of every run of ``length`` consecutive rows lying inside one segment."""
+    starts = [np.arange(s, e - length + 1) for s, e in segments if e - s >= length]
     return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
 
 

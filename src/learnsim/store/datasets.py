@@ -1,13 +1,12 @@
-"""Datasets in the local store: Parquet payload plus metadata (features, dt, statistics, lineage)."""
+"""Datasets in the local store: Parquet payload plus metadata (features, dt, statistics, lineage).
+
+Listing and metadata read JSON only; numpy, pyarrow and the data modules load when data is saved or loaded.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from learnsim.data.dataset import Dataset
-from learnsim.data.validate import validate_dataset
 from learnsim.store.versions import VersionedStore, learnsim_home, parse_reference
 
 
@@ -15,14 +14,16 @@ def dataset_store() -> VersionedStore:
     return VersionedStore(learnsim_home() / "datasets", "dataset")
 
 
-def save_dataset(name: str, dataset: Dataset, source_datasets: list[str] | None = None) -> dict:
-    """Validate and save ``dataset`` as a new immutable version of ``name``; returns its metadata.
+def save_dataset(name: str, dataset, source_datasets: list[str] | None = None) -> dict:
+    """Validate and save a ``Dataset`` as a new immutable version of ``name``; returns its metadata.
 
     The version is a content hash, so saving identical data twice yields the same version. ``source_datasets``
     are 'NAME' or 'NAME@VERSION' references recorded as lineage (each resolved to a concrete version).
     Raises ``DataError`` (nothing written) when the data is unfit for training.
     """
     import pyarrow.parquet as pq
+
+    from learnsim.data.validate import validate_dataset
 
     report = validate_dataset(dataset)
     report.raise_for_errors()
@@ -40,7 +41,7 @@ def save_dataset(name: str, dataset: Dataset, source_datasets: list[str] | None 
         "time_column": dataset.time_column if dataset.time is not None else None,
         "rows": dataset.n_rows,
         "episodes": len(dataset.episode_bounds()),
-        "statistics": column_statistics(dataset),
+        "statistics": dataset.column_statistics(),
         "lineage": lineage,
         "source": dataset.source,
         "warnings": report.warnings,
@@ -51,9 +52,11 @@ def save_dataset(name: str, dataset: Dataset, source_datasets: list[str] | None 
     return store.resolve(name, version)[1] | {"path": str(path)}
 
 
-def load_dataset(name: str, version: str | None = None) -> Dataset:
-    """Load a stored dataset (latest version by default). ``name`` may also be 'NAME@VERSION'."""
+def load_dataset(name: str, version: str | None = None):
+    """Load a stored ``Dataset`` (latest version by default). ``name`` may also be 'NAME@VERSION'."""
     import pyarrow.parquet as pq
+
+    from learnsim.data.dataset import Dataset
 
     if version is None:
         name, version = parse_reference(name)
@@ -82,17 +85,3 @@ def list_datasets() -> list[dict]:
 def delete_dataset(name: str, version: str) -> None:
     """Delete one version (atomically: it is either listed complete or gone)."""
     dataset_store().delete(name, version)
-
-
-def column_statistics(dataset: Dataset) -> dict[str, dict[str, float]]:
-    stats = {}
-    for name, values in dataset.columns.items():
-        finite = values[np.isfinite(values)]
-        empty = finite.size == 0
-        stats[name] = {
-            "mean": float(finite.mean()) if not empty else float("nan"),
-            "std": float(finite.std()) if not empty else float("nan"),
-            "min": float(finite.min()) if not empty else float("nan"),
-            "max": float(finite.max()) if not empty else float("nan"),
-        }
-    return stats

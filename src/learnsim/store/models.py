@@ -1,10 +1,12 @@
-"""Trained models in the local store, with config, metrics and lineage (dataset version, run)."""
+"""Trained models in the local store, with config, metrics and lineage (dataset version, run).
+
+Listing and metadata read JSON only; torch loads when a model is saved or loaded.
+"""
 
 from __future__ import annotations
 
 import hashlib
 
-from learnsim.models.files import read_model, write_model
 from learnsim.store.versions import VersionedStore, learnsim_home, parse_reference
 
 
@@ -14,6 +16,8 @@ def model_store() -> VersionedStore:
 
 def save_model(name: str, model, metrics: dict | None = None, lineage: dict | None = None) -> dict:
     """Save ``model`` as a new version of ``name`` (version = hash of weights and config); returns metadata."""
+    from learnsim.models.files import write_model
+
     digest = hashlib.sha256(model.config.model_dump_json().encode())
     for key, tensor in sorted(model.state_dict().items()):
         digest.update(key.encode())
@@ -34,6 +38,8 @@ def save_model(name: str, model, metrics: dict | None = None, lineage: dict | No
 
 def load_model(name: str, version: str | None = None, device: str = "cpu"):
     """Load a stored model (latest version by default; ``name`` may be 'NAME@VERSION'), ready to simulate."""
+    from learnsim.models.files import read_model
+
     if version is None:
         name, version = parse_reference(name)
     path, _ = model_store().resolve(name, version)

@@ -1,10 +1,11 @@
 """Versioned directory store with atomic, concurrency-safe writes.
 
-Layout: ``<root>/<name>/<version>/`` holding the payload files and ``meta.json``. A version is written into a
-hidden temporary directory beside it, fsynced, and renamed into place in one ``rename``: readers see either
-no version or a complete one, a crash leaves only a hidden temporary directory (ignored and swept later),
-and concurrent writers never overwrite each other because each version has its own directory. There is no
-shared "latest" pointer to lose updates on: the latest version is the one with the newest ``created_ns``.
+Layout: ``<root>/<name>/<version>/`` holding the payload files and ``meta.json``. A version is built in a
+hidden staging directory beside it, fsynced, and renamed into place in one ``rename`` (``learnsim.durable``):
+readers see either no version or a complete one, a crash leaves only a hidden temporary directory (ignored
+and swept later), and concurrent writers never overwrite each other because each version has its own
+directory. There is no shared "latest" pointer to lose updates on: the latest version is the one with the
+newest ``created_ns``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from learnsim.durable import TEMPORARY_PREFIX, fsync_directory, publish_directory, staging_directory
 from learnsim.errors import StoreError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -44,22 +46,6 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     return name, version or None
 
 
-def fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(path: Path) -> None:
-    for child in path.iterdir():
-        if child.is_file():
-            with open(child, "rb+") as handle:
-                os.fsync(handle.fileno())
-    fsync_directory(path)
-
-
 class VersionedStore:
     def __init__(self, root: Path, kind: str):
         self.root = Path(root)
@@ -76,25 +62,12 @@ class VersionedStore:
             return final, False
         directory.mkdir(parents=True, exist_ok=True)
         self._sweep(directory)
-        tmp = directory / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        try:
+        with staging_directory(directory) as tmp:
             write_payload(tmp)
             meta = {"name": name, "version": version, "created_ns": time.time_ns(), **meta}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-            fsync_tree(tmp)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if final.is_dir():  # a concurrent writer saved identical content first
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    return final, False
-                raise
-            fsync_directory(directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return final, True
+            created = publish_directory(tmp, final)
+        return final, created
 
     def versions(self, name: str) -> list[dict]:
         """Metadata of every complete version, oldest first."""
@@ -136,7 +109,7 @@ class VersionedStore:
         return self.root / name / meta["version"], meta
 
     def delete(self, name: str, version: str) -> None:
-        path, meta = self.resolve(name, version)
+        path, _ = self.resolve(name, version)
         trash = path.parent / f".trash-{uuid.uuid4().hex}"
         os.rename(path, trash)  # disappears atomically; removal of the files may then take its time
         fsync_directory(path.parent)
@@ -146,7 +119,7 @@ class VersionedStore:
         """Remove temporary directories left by crashed writers (old enough not to be in progress)."""
         now = time.time()
         for child in directory.iterdir():
-            if child.name.startswith((".tmp-", ".trash-")):
+            if child.name.startswith((TEMPORARY_PREFIX, ".trash-")):
                 try:
                     if now - child.stat().st_mtime > _STALE_TMP_SECONDS or child.name.startswith(".trash-"):
                         shutil.rmtree(child, ignore_errors=True)

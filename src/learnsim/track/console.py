@@ -49,14 +49,22 @@ class TrainingProgress:
             return
         if self._bar is not None:
             self._bar.console.print(renderable)
-        elif isinstance(renderable, Table):
-            Console(force_terminal=False, no_color=True, width=120).print(renderable)
         else:
-            print(renderable, flush=True)
+            show(renderable)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def show(renderable) -> None:
+    """Print text or a rich table: styled on a terminal, plain (no control codes) elsewhere."""
+    if sys.stdout.isatty():
+        Console().print(renderable)
+    elif isinstance(renderable, Table):
+        Console(force_terminal=False, no_color=True, width=120).print(renderable)
+    else:
+        print(renderable, flush=True)
 
 
 def rmse_features(metrics: dict, prefix: str) -> list[str]:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from learnsim.durable import write_json
+from learnsim.errors import ConfigError
 from learnsim.track.jsonl import MetricsFile
 
 Logger = Callable[[str, dict, int], None]
@@ -66,21 +68,21 @@ class MetricsHub:
         self.trackers: dict[str, Tracker] = {}
         for name in trackers:
             if importlib.util.find_spec(_PACKAGES[name]) is None:
-                from learnsim.errors import ConfigError
-
                 raise ConfigError(
                     f"training.trackers lists '{name}' but the {_PACKAGES[name]} package is not "
                     f"installed: pip install 'learnsim[{name}]'"
                 )
             self.trackers[name] = TRACKERS[name]()
 
-    def start(self, config: dict, resume: bool) -> None:
+    def start(self, config: dict) -> None:
+        """Start every tracker; a run directory that already has tracker tokens (a resumed run) continues
+        the trackers' own runs."""
         tokens_path = self.run_dir / "trackers.json"
-        tokens = json.loads(tokens_path.read_text()) if resume and tokens_path.is_file() else {}
+        tokens = json.loads(tokens_path.read_text()) if tokens_path.is_file() else {}
         for name, tracker in self.trackers.items():
             tokens[name] = tracker.start(self.run_dir, config, tokens.get(name))
         if self.trackers:
-            tokens_path.write_text(json.dumps(tokens, indent=2))
+            write_json(tokens_path, tokens)
 
     def log(self, category: str, metrics: dict, step: int) -> None:
         if not metrics:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
+
+from learnsim.durable import write_text
 
 
 class MetricsFile:
@@ -32,11 +33,7 @@ class MetricsFile:
     def truncate_after(self, step: int) -> None:
         """Drop records logged after ``step`` (written by a killed run past its last checkpoint); atomic."""
         kept = [r for r in self.read() if r["step"] <= step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _finite_or_none(value):

@@ -1,5 +1,5 @@
-"""Plots of a run (PNG, matplotlib imported lazily with the Agg backend): loss curves, free-run rollouts
-against the recording, rollout error against horizon, one-step predicted-vs-true scatter."""
+"""Plot drawing (PNG, matplotlib imported lazily with the Agg backend): loss curves, free-run rollouts against
+the recording, rollout error against horizon, one-step predicted-vs-true scatter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from learnsim.features import wrap_angle
+from learnsim.durable import replacing
 
 
 def _pyplot():
@@ -36,37 +36,28 @@ def loss_curves(records: list[dict], path: Path) -> Path:
 
 
 def rollout_traces(
-    time: torch.Tensor,
-    simulated: dict[str, torch.Tensor],
-    recorded: dict[str, torch.Tensor],
-    path: Path,
-    title: str,
-    episodes: int = 3,
+    trajectories, path: Path, title: str, episodes: int = 3, labels: list[str] | None = None
 ) -> Path:
-    """Grid: one row per feature, one column per episode; simulated (free run) over recorded.
-
-    simulated/recorded[name]: (S, T) tensors on the same time axis ``time`` (T,) in seconds.
-    """
+    """Grid: one row per feature, one column per segment (at most ``episodes``); simulated (free run) over
+    recorded, against time in seconds from the first simulated step. ``trajectories``: a
+    ``learnsim.simulate.Trajectories``; ``labels`` name the columns (default 'episode i')."""
     plt = _pyplot()
-    names = list(simulated)
-    columns = min(episodes, next(iter(simulated.values())).shape[0])
+    names = list(trajectories.simulated)
+    columns = min(episodes, trajectories.segments)
+    time = torch.arange(1, trajectories.horizon + 1) * trajectories.dt
     fig, axes = plt.subplots(len(names), columns, figsize=(4.2 * columns, 2.4 * len(names)), squeeze=False)
     for row, name in enumerate(names):
         for col in range(columns):
             ax = axes[row][col]
-            ax.plot(time, recorded[name][col], color="black", linewidth=1.0, label="recorded")
             ax.plot(
-                time,
-                simulated[name][col],
-                color="tab:orange",
-                linewidth=1.0,
-                linestyle="--",
-                label="simulated",
+                time, trajectories.recorded[name][col].cpu(), color="black", linewidth=1.0, label="recorded"
             )
+            simulated = trajectories.simulated[name][col].cpu()
+            ax.plot(time, simulated, color="tab:orange", linewidth=1.0, linestyle="--", label="simulated")
             if col == 0:
                 ax.set_ylabel(name)
             if row == 0:
-                ax.set_title(f"episode {col}")
+                ax.set_title(labels[col] if labels else f"episode {col}")
             if row == len(names) - 1:
                 ax.set_xlabel("time (s)")
             ax.grid(alpha=0.3)
@@ -75,12 +66,13 @@ def rollout_traces(
     return _save(fig, path)
 
 
-def error_vs_horizon(dt: float, errors: dict[str, torch.Tensor], path: Path, title: str) -> Path:
-    """errors[name]: (H,) RMSE over episodes at each rollout step."""
+def error_vs_horizon(trajectories, path: Path, title: str) -> Path:
+    """RMSE over segments at each simulated step, one line per feature, against the horizon in seconds."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, values in errors.items():
-        ax.plot(torch.arange(1, len(values) + 1) * dt, values, label=name)
+    time = torch.arange(1, trajectories.horizon + 1) * trajectories.dt
+    for name in trajectories.simulated:
+        ax.plot(time, trajectories.rmse_by_step(name).cpu(), label=name)
     ax.set_xlabel("horizon (s)")
     ax.set_ylabel("RMSE (physical units)")
     ax.grid(alpha=0.3)
@@ -105,70 +97,11 @@ def one_step_scatter(predicted: torch.Tensor, true: torch.Tensor, names: list[st
     return _save(fig, path)
 
 
-@torch.no_grad()
-def run_plots(
-    run_dir: Path, model, data, records: list[dict], split: str = "test", horizon: int = 1000
-) -> list[Path]:
-    """Every plot of a finished run, into ``run_dir/plots``; uses ``split`` (validation if it has no data)."""
-    from learnsim.train.evaluate import rollout_batch
-
-    out = Path(run_dir) / "plots"
-    out.mkdir(exist_ok=True)
-    paths = [loss_curves(records, out / "loss_curves.png")]
-    if not len(data.starts[split]):
-        split = "val"
-    model.eval()
-    batch = rollout_batch(model, data, split, horizon)
-    if batch is not None:
-        inputs, outputs, recorded, targets = batch
-        L = model.config.sequence_length
-        schema = model.schema
-        states = [(i, f.name) for i, f in enumerate(model.config.inputs) if f.parent is not None]
-        order = [f.name for f in model.config.outputs]
-        simulated, truth, errors = {}, {}, {}
-        for i, name in states:
-            simulated[name], truth[name] = inputs[:, L:, i].cpu(), recorded[:, L:, i].cpu()
-        for j, f in enumerate(schema.direct_outputs):
-            simulated[f.name], truth[f.name] = outputs[..., order.index(f.name)].cpu(), targets[..., j].cpu()
-        for name in simulated:
-            error = simulated[name] - truth[name]
-            if schema.is_angle(name):
-                error = wrap_angle(error)
-            errors[name] = error.double().square().mean(0).sqrt()
-        time = torch.arange(1, outputs.shape[1] + 1) * model.config.dt
-        paths.append(
-            rollout_traces(
-                time,
-                simulated,
-                truth,
-                out / f"rollout_{split}.png",
-                f"Free-run simulation vs recording ({split} episodes)",
-            )
-        )
-        paths.append(
-            error_vs_horizon(
-                model.config.dt,
-                errors,
-                out / f"rollout_error_{split}.png",
-                f"Rollout RMSE vs horizon ({split}, {inputs.shape[0]} episodes)",
-            )
-        )
-    starts = data.starts[split]
-    if len(starts):
-        starts = starts[torch.linspace(0, len(starts) - 1, min(len(starts), 4096)).long().to(starts.device)]
-        window, target = data.gather(starts)
-        paths.append(
-            one_step_scatter(
-                model(window).cpu(), target.cpu(), model.direct_output_names, out / f"one_step_{split}.png"
-            )
-        )
-    return paths
-
-
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
     import matplotlib.pyplot as plt
 
+    fig.tight_layout()
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return path

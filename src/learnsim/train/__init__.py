@@ -1,34 +1,30 @@
-"""Training: configs (imported eagerly, they are light) and the loop (imported on first use)."""
+"""Training: run configs, building a run, the loop, checkpoints, multi-step (rollout) training."""
 
-from learnsim.train.config import (
+from learnsim.train.config import RolloutConfig, RunConfig, TrainingConfig, load_run_config
+from learnsim.train.finish import TrainResult
+from learnsim.train.loop import resume, train, train_model
+from learnsim.train.optim import (
     AdamWConfig,
     CosineAnnealingWarmRestartsConfig,
     CosineDecayWithWarmupConfig,
     SGDConfig,
     TorchOptimizerConfig,
     TorchSchedulerConfig,
-    TrainingConfig,
 )
-
-_LOOP_NAMES = ("TrainResult", "resume", "train", "train_model")
-
-
-def __getattr__(name):
-    # The loop imports learnsim.config, which imports this package's configs: loading it lazily breaks the cycle.
-    if name in _LOOP_NAMES:
-        from learnsim.train import loop
-
-        return getattr(loop, name)
-    raise AttributeError(name)
-
 
 __all__ = [
     "AdamWConfig",
     "CosineAnnealingWarmRestartsConfig",
     "CosineDecayWithWarmupConfig",
+    "RolloutConfig",
+    "RunConfig",
     "SGDConfig",
     "TorchOptimizerConfig",
     "TorchSchedulerConfig",
+    "TrainResult",
     "TrainingConfig",
-    *_LOOP_NAMES,
+    "load_run_config",
+    "resume",
+    "train",
+    "train_model",
 ]

@@ -14,22 +14,24 @@ import json
 import platform
 import random
 import shutil
-import uuid
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from learnsim.durable import TEMPORARY_PREFIX, publish_directory, staging_directory
 from learnsim.errors import TrainingError
 from learnsim.models.files import write_model
-from learnsim.store.versions import fsync_directory, fsync_tree
 
 
 def library_versions() -> dict[str, str]:
-    from learnsim import __version__
-
+    try:
+        learnsim_version = version("learnsim")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        learnsim_version = "unknown"
     return {
-        "learnsim": __version__,
+        "learnsim": learnsim_version,
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -65,24 +67,15 @@ def save_checkpoint(
     directory: Path, step: int, model, training_state: dict, meta: dict, keep_top_k: int
 ) -> Path:
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step-{step:08d}"
-    tmp = directory / f".tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
+    with staging_directory(directory) as tmp:
         write_model(model, tmp)
         torch.save(training_state, tmp / "training_state.pt")
         (tmp / "meta.json").write_text(
             json.dumps({"step": step, **meta, "versions": library_versions()}, indent=2)
         )
-        fsync_tree(tmp)
-        if final.exists():  # re-saving a step (only after a resume that replays it): replace whole
-            shutil.rmtree(final)
-        tmp.rename(final)
-        fsync_directory(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        # re-saving a step happens only after a resume that replays it: the new one replaces it whole
+        publish_directory(tmp, final, replace=True)
     prune(directory, keep_top_k)
     return final
 
@@ -112,7 +105,7 @@ def prune(directory: Path, keep_top_k: int) -> None:
     for path, _ in found:
         if path not in keep:
             shutil.rmtree(path, ignore_errors=True)
-    for stale in Path(directory).glob(".tmp-*"):  # from a process killed mid-save
+    for stale in Path(directory).glob(f"{TEMPORARY_PREFIX}*"):  # from a process killed mid-save
         shutil.rmtree(stale, ignore_errors=True)
 
 

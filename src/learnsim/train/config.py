@@ -1,138 +1,25 @@
-"""``TrainingConfig``: the Onyx Engine training fields plus what a serious trainer needs.
-
-Optimizers and schedulers are discriminated unions on ``type``; a dict without ``type`` means the default
-('adamw'; 'cosine_decay_with_warmup'), so ``--set training.optimizer.lr=1e-3`` works on a config that never
-named its optimizer.
+"""Run configs: ``TrainingConfig`` (the Onyx Engine training fields plus what a serious trainer needs),
+``RolloutConfig`` (multi-step training) and ``RunConfig`` = dataset + model + training, the one schema for
+Python, YAML files and ``--set`` overrides. The resolved ``RunConfig`` is saved as a run's ``config.yaml``.
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import Annotated, Any, Literal
+import re
+from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from learnsim.config_io import dump_yaml, load_config
+from learnsim.models import ModelConfig
+from learnsim.track.hub import TRACKERS
+from learnsim.train.losses import LOSSES
+from learnsim.train.optim import AdamWConfig, CosineDecayWithWarmupConfig, OptimizerConfig, SchedulerConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class AdamWConfig(_Strict):
-    """torch.optim.AdamW (fused/foreach kernels where the device has them)."""
-
-    type: Literal["adamw"] = "adamw"
-    lr: float = Field(default=3e-4, gt=0, description="Learning rate (the scheduler's max_lr overrides it).")
-    weight_decay: float = Field(default=1e-2, ge=0, description="Decoupled weight decay.")
-    betas: tuple[float, float] = Field(default=(0.9, 0.999), description="Adam betas, each in [0, 1).")
-
-    @field_validator("betas")
-    @classmethod
-    def _betas_in_range(cls, betas):
-        if not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        return betas
-
-
-class SGDConfig(_Strict):
-    """torch.optim.SGD."""
-
-    type: Literal["sgd"] = "sgd"
-    lr: float = Field(default=1e-2, gt=0, description="Learning rate.")
-    momentum: float = Field(default=0.9, ge=0, lt=1, description="Momentum.")
-    weight_decay: float = Field(default=0.0, ge=0, description="L2 weight decay.")
-
-
-class TorchOptimizerConfig(_Strict):
-    """Any ``torch.optim`` optimizer by class name, with keyword parameters (checked against its signature)."""
-
-    type: Literal["torch"] = "torch"
-    name: str = Field(description="Class name in torch.optim, e.g. 'RAdam'.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments, e.g. {lr: 1e-3}.")
-
-    @model_validator(mode="after")
-    def _exists(self):
-        import torch.optim
-
-        _check_torch_class(torch.optim, self.name, self.params, "torch.optim", skip=("params",))
-        return self
-
-
-class CosineDecayWithWarmupConfig(_Strict):
-    """Linear warmup to max_lr over warmup_iters, cosine decay to min_lr at decay_iters, then flat."""
-
-    type: Literal["cosine_decay_with_warmup"] = "cosine_decay_with_warmup"
-    max_lr: float = Field(default=3e-4, gt=0, description="Peak learning rate.")
-    min_lr: float = Field(default=3e-5, ge=0, description="Final learning rate.")
-    warmup_iters: int = Field(default=200, ge=0, description="Steps of linear warmup.")
-    decay_iters: int = Field(default=3000, ge=1, description="Step at which decay reaches min_lr.")
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_lr > self.max_lr:
-            raise ValueError(f"min_lr ({self.min_lr}) must be <= max_lr ({self.max_lr})")
-        if self.warmup_iters >= self.decay_iters:
-            raise ValueError(f"warmup_iters ({self.warmup_iters}) must be < decay_iters ({self.decay_iters})")
-        return self
-
-
-class CosineAnnealingWarmRestartsConfig(_Strict):
-    """torch.optim.lr_scheduler.CosineAnnealingWarmRestarts."""
-
-    type: Literal["cosine_annealing_warm_restarts"] = "cosine_annealing_warm_restarts"
-    T_0: int = Field(default=500, ge=1, description="Steps until the first restart.")
-    T_mult: int = Field(default=1, ge=1, description="Period growth factor after each restart.")
-    eta_min: float = Field(default=0.0, ge=0, description="Minimum learning rate.")
-
-
-class TorchSchedulerConfig(_Strict):
-    """Any ``torch.optim.lr_scheduler`` by class name (stepped once per training step)."""
-
-    type: Literal["torch"] = "torch"
-    name: str = Field(description="Class name in torch.optim.lr_scheduler, e.g. 'StepLR'.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
-
-    @model_validator(mode="after")
-    def _exists(self):
-        import torch.optim.lr_scheduler as schedulers
-
-        _check_torch_class(
-            schedulers, self.name, self.params, "torch.optim.lr_scheduler", skip=("optimizer",)
-        )
-        return self
-
-
-def _check_torch_class(module, name: str, params: dict, where: str, skip: tuple[str, ...]) -> None:
-    cls = getattr(module, name, None)
-    if not inspect.isclass(cls):
-        raise ValueError(f"'{name}' is not a class in {where}")
-    signature = inspect.signature(cls.__init__)
-    accepted = {p for p in signature.parameters if p not in ("self", *skip)}
-    unknown = sorted(set(params) - accepted)
-    if unknown and not any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
-        raise ValueError(f"{where}.{name} has no parameter(s) {unknown}; it takes {sorted(accepted)}")
-
-
-def _tag(default: str):
-    def pick(value):
-        if isinstance(value, dict):
-            return value.get("type", default)
-        return getattr(value, "type", None)
-
-    return Discriminator(pick)
-
-
-OptimizerConfig = Annotated[
-    Annotated[AdamWConfig, Tag("adamw")]
-    | Annotated[SGDConfig, Tag("sgd")]
-    | Annotated[TorchOptimizerConfig, Tag("torch")],
-    _tag("adamw"),
-]
-SchedulerConfig = Annotated[
-    Annotated[CosineDecayWithWarmupConfig, Tag("cosine_decay_with_warmup")]
-    | Annotated[CosineAnnealingWarmRestartsConfig, Tag("cosine_annealing_warm_restarts")]
-    | Annotated[TorchSchedulerConfig, Tag("torch")],
-    _tag("cosine_decay_with_warmup"),
-]
 
 
 class RolloutConfig(_Strict):
@@ -233,7 +120,7 @@ class TrainingConfig(_Strict):
         default="32", description="Float32, or autocast mixed precision (16-mixed uses a grad scaler)."
     )
     grad_clip: float | None = Field(default=1.0, gt=0, description="Max global gradient norm, or null.")
-    loss: Literal["mse", "huber", "l1"] = Field(default="mse", description="Loss on normalised outputs.")
+    loss: Literal[tuple(LOSSES)] = Field(default="mse", description="Loss on normalised outputs.")
     loss_weights: dict[str, float] = Field(
         default_factory=dict, description="Per-output loss weight by output name (default 1)."
     )
@@ -252,7 +139,7 @@ class TrainingConfig(_Strict):
         default=None, ge=1, description="Stop after N evaluations without improvement, or null."
     )
     save_top_k: int = Field(default=1, ge=1, description="Keep the K best checkpoints (and the latest).")
-    trackers: list[Literal["mlflow", "tensorboard", "wandb"]] | None = Field(
+    trackers: list[Literal[tuple(TRACKERS)]] | None = Field(
         default=None,
         description="Experiment trackers; null: MLflow when installed (JSON lines are always written).",
     )
@@ -263,8 +150,6 @@ class TrainingConfig(_Strict):
     @field_validator("device")
     @classmethod
     def _device_name(cls, device):
-        import re
-
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got '{device}'")
         return device
@@ -285,3 +170,41 @@ class TrainingConfig(_Strict):
         if bad:
             raise ValueError(f"loss weights must be >= 0, got {bad}")
         return weights
+
+
+class RunConfig(_Strict):
+    """Everything a training run needs; saved resolved as ``config.yaml`` in the run directory."""
+
+    dataset: str = Field(description="Stored dataset 'NAME' or 'NAME@VERSION'.")
+    model_name: str = Field(default="model", description="Name under which the best model is stored.")
+    model: ModelConfig = Field(description="Model family, features and hyperparameters.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training settings.")
+
+    @model_validator(mode="after")
+    def _sections_agree(self):
+        check_compatible(self.model, self.training)
+        return self
+
+
+def check_compatible(model_config, training_config) -> None:
+    """Cross-section rules: multi_step selection needs states; loss weights name direct outputs."""
+    if training_config.checkpoint_type == "multi_step" and not model_config.schema.states:
+        raise ValueError(
+            "training.checkpoint_type 'multi_step' needs a model with states (inputs with a parent) "
+            "to roll out; this model has none"
+        )
+    direct = [f.name for f in model_config.schema.direct_outputs]
+    unknown = sorted(set(training_config.loss_weights) - set(direct))
+    if unknown:
+        raise ValueError(f"training.loss_weights names {unknown}, which are not direct outputs {direct}")
+
+
+def load_run_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, data: dict | None = None
+) -> RunConfig:
+    """Read a YAML run config (or a dict), apply overrides, validate. Errors name the file and the field."""
+    return load_config(RunConfig, path, overrides, data, what="dataset, model and training sections")
+
+
+def dump_run_config(config: RunConfig) -> str:
+    return dump_yaml(config)

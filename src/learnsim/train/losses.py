@@ -1,11 +1,17 @@
-"""Training loss on normalised outputs, weighted per output, angle-aware."""
+"""Training losses on normalised outputs: one registry of kinds, weighted per output, angle-aware."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+
+# kind -> torch loss function(input, target, reduction=...). The config's `loss` choices come from this dict.
+LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
+
+
+def elementwise(kind: str, residual: torch.Tensor) -> torch.Tensor:
+    """The loss of each element of ``residual`` (prediction minus target), same shape."""
+    return LOSSES[kind](residual, torch.zeros_like(residual), reduction="none")
 
 
 def make_loss(kind: str, weights: dict[str, float], model):
@@ -17,10 +23,10 @@ def make_loss(kind: str, weights: dict[str, float], model):
     names = model.direct_output_names
     weight = torch.tensor([weights.get(n, 1.0) for n in names], device=model.output_scaler.scale.device)
     uniform = bool((weight == 1).all())
-    fused = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[kind]
+    fused = LOSSES[kind]
 
     def loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if model._angle_direct:
+        if model.step.has_angle_outputs:
             # move the target to the branch nearest the prediction, so the residual is the wrapped one
             target = prediction - model.wrap_output_residual(prediction - target)
         if uniform:
@@ -28,8 +34,3 @@ def make_loss(kind: str, weights: dict[str, float], model):
         return (fused(prediction, target, reduction="none") * weight).mean()
 
     return loss
-
-
-def rmse(squared_sum: torch.Tensor, count: int) -> list[float]:
-    """RMSE per column from an accumulated sum of squared errors (never averaged after the root)."""
-    return [math.sqrt(v / max(count, 1)) for v in squared_sum.tolist()]

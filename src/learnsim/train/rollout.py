@@ -13,8 +13,9 @@ import copy
 import torch
 
 from learnsim.data.windows import window_starts
-from learnsim.features import wrap_angle
+from learnsim.features import wrap_where
 from learnsim.simulate import rollout
+from learnsim.train.losses import elementwise
 
 
 class Curriculum:
@@ -50,14 +51,15 @@ class RolloutSampler:
     """Start rows of (L + H)-row training sequences, per horizon (computed once per horizon)."""
 
     def __init__(self, data, sequence_length: int):
-        self.data, self.L = data, sequence_length
+        self.data, self.sequence_length = data, sequence_length
         self._starts: dict[int, torch.Tensor] = {}
         segments = data.segments("train")
         self.longest_possible = max(e - s for s, e in segments) - sequence_length
 
     def sample(self, horizon: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """(batch_size,) start rows of (sequence_length + horizon)-row training sequences, drawn uniformly."""
         if horizon not in self._starts:
-            starts = window_starts(self.data.segments("train"), self.L + horizon)
+            starts = window_starts(self.data.segments("train"), self.sequence_length + horizon)
             self._starts[horizon] = torch.as_tensor(starts, device=self.data.inputs.device)
         starts = self._starts[horizon]
         index = torch.randint(len(starts), (batch_size,), generator=generator)
@@ -79,32 +81,28 @@ def rollout_loss(
     starts: (B,) start rows. States are compared with the recorded rows (angle-wrapped), direct outputs with
     their targets; residuals are divided by each feature's scale so features count alike.
     """
-    L = model.config.sequence_length
+    L, step = model.config.sequence_length, model.step
     rows = starts[:, None] + torch.arange(L + horizon, device=starts.device)  # (B, L + H)
     recorded = data.inputs[rows]  # (B, L + H, n_in)
     history = recorded[:, :L]
-    state_index = model._state_inputs
-    if config.noise_std > 0 and len(state_index):
-        noise = torch.randn(history.shape[0], L, len(state_index), generator=generator).to(history.device)
-        scale = model.input_scaler.scale[state_index]
-        history = history.index_add(2, state_index, noise * config.noise_std * scale)
+    if config.noise_std > 0 and len(step.state_index):
+        noise = torch.randn(history.shape[0], L, len(step.state_index), generator=generator).to(
+            history.device
+        )
+        scale = model.input_scaler.scale[step.state_index]
+        history = history.index_add(2, step.state_index, noise * config.noise_std * scale)
     inputs, outputs = rollout(model, history, recorded, horizon, detach_every=config.tbptt)
     residuals = []
-    if config.loss_on in ("states", "both") and len(state_index):
-        error = (inputs[:, L:] - recorded[:, L:]).index_select(2, state_index)  # (B, H, n_states)
-        if model._state_angle_mask.any():
-            error = torch.where(model._state_angle_mask, wrap_angle(error), error)
-        residuals.append(error / model.input_scaler.scale[state_index])
-    if config.loss_on in ("outputs", "both") or not len(state_index):
-        predicted = model.output_scaler.normalize(outputs.index_select(2, model._direct_output_index))
+    if config.loss_on in ("states", "both") and len(step.state_index):
+        error = (inputs[:, L:] - recorded[:, L:]).index_select(2, step.state_index)  # (B, H, n_states)
+        error = wrap_where(error, step.state_is_angle) if step.has_angles else error
+        residuals.append(error / model.input_scaler.scale[step.state_index])
+    if config.loss_on in ("outputs", "both") or not len(step.state_index):
+        predicted = model.output_scaler.normalize(outputs.index_select(2, step.direct_index))
         target = targets_normalized[rows[:, L:]]  # (B, H, n_direct)
         residuals.append(model.wrap_output_residual(predicted - target))
     residual = torch.cat(residuals, dim=2)  # (B, H, n_features)
-    per_step = {
-        "mse": lambda r: r.square(),
-        "l1": lambda r: r.abs(),
-        "huber": lambda r: torch.nn.functional.huber_loss(r, torch.zeros_like(r), reduction="none"),
-    }[loss_kind](residual).mean(dim=(0, 2))  # (H,)
+    per_step = elementwise(loss_kind, residual).mean(dim=(0, 2))  # (H,)
     if config.weighting == "exponential":
         weight = config.discount ** torch.arange(horizon, device=per_step.device, dtype=per_step.dtype)
         return (per_step * weight).sum() / weight.sum()

@@ -68,7 +68,7 @@ def free_run_rmse(
     history = slice(start + warmup - L, start + warmup)
     x0 = {f.name: _column(signals[f.column][history]) for f in model.schema.states}
     external = {f.name: _column(signals[f.column][history.start : end]) for f in model.schema.externals}
-    result = model.simulate(x0, external, sim_steps=end - start - warmup)
+    result = model.simulate(x0, external, horizon=end - start - warmup)
     state = next(f for f in model.schema.states if f.column == output_column)
     simulated = result.inputs[state.name][0, L:, 0].double().cpu().numpy()
     error = simulated - signals[output_column][start + warmup : end]
@@ -79,9 +79,16 @@ def _column(values: np.ndarray) -> np.ndarray:
     return values.reshape(1, -1, 1)  # (B=1, T, 1); simulate converts to the model's dtype and device
 
 
+def default_config() -> Path:
+    """The generic recipe's run config, shipped inside the package (works from any directory)."""
+    from importlib.resources import files
+
+    return Path(str(files("learnsim.protocols") / "configs" / "silverbox.yaml"))
+
+
 def run_silverbox(
     data: str | Path,
-    config_path: str | Path,
+    config_path: str | Path | None = None,
     overrides: list[str] | None = None,
     run_dir: str | Path | None = None,
     monitor: bool = True,
@@ -92,20 +99,19 @@ def run_silverbox(
     config's own split settings carve validation out of it. Results go to ``benchmark.json`` in the run
     directory and are printed beside the published numbers.
     """
-    import json
     import time
 
     import torch
 
-    from learnsim.config import load_run_config
     from learnsim.data.dataset import Dataset
+    from learnsim.durable import write_json
     from learnsim.store.datasets import save_dataset
     from learnsim.store.versions import parse_reference
-    from learnsim.train.loop import train
+    from learnsim.train import load_run_config, train
 
     started = time.perf_counter()
     signals = load_silverbox(data)
-    config = load_run_config(config_path, overrides)
+    config = load_run_config(config_path or default_config(), overrides)
     name, _ = parse_reference(config.dataset)
     a, b = TRAIN
     meta = save_dataset(
@@ -128,7 +134,7 @@ def run_silverbox(
         "model": f"{result.model_name}@{result.model_version}",
         "threads": torch.get_num_threads(),
     }
-    (Path(result.run_dir) / "benchmark.json").write_text(json.dumps(results, indent=2))
+    write_json(Path(result.run_dir) / "benchmark.json", results)
     print_table(scores, seconds)
     return results
 

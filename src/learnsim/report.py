@@ -6,12 +6,40 @@ from __future__ import annotations
 import base64
 import datetime
 import html
+import importlib.util
 import json
 from pathlib import Path
 
 import yaml
 
-from learnsim.errors import TrainingError
+from learnsim.durable import write_text
+from learnsim.errors import StoreError, TrainingError
+from learnsim.store.datasets import dataset_meta
+from learnsim.track.console import rmse_features
+
+
+def ensure_plots(run_dir: str | Path) -> list[Path]:
+    """The run's plots, made from its best checkpoint and exact dataset version when missing."""
+    run_dir = Path(run_dir)
+    existing = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
+    if existing or importlib.util.find_spec("matplotlib") is None:
+        return existing
+    from learnsim.data.splits import Split
+    from learnsim.data.windows import WindowedData
+    from learnsim.evaluate.plots import run_plots
+    from learnsim.models.files import read_model
+    from learnsim.store.datasets import load_dataset
+    from learnsim.track.jsonl import MetricsFile
+    from learnsim.train.config import load_run_config
+
+    config = load_run_config(run_dir / "config.yaml")
+    reference = json.loads((run_dir / "dataset.json").read_text())
+    report = json.loads((run_dir / "report.json").read_text())
+    dataset = load_dataset(reference["name"], reference["version"])
+    data = WindowedData.build(dataset, config.model, Split.from_dict(reference["split"]))
+    model = read_model(run_dir / "checkpoints" / report["best_checkpoint"], "cpu")
+    records = MetricsFile(run_dir / "metrics.jsonl").read()
+    return run_plots(run_dir, model, data, records, "test", config.training.eval_horizon)
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -74,17 +102,10 @@ def write_report(run_dir: str | Path) -> Path:
     page = _PAGE.replace("{{title}}", _e(f"learnsim run {run_dir.name}")).replace(
         "{{body}}", "\n".join(sections)
     )
-    out = run_dir / "report.html"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(page)
-    tmp.replace(out)
-    return out
+    return write_text(run_dir / "report.html", page)
 
 
 def _dataset_lineage(dataset: dict) -> list[list]:
-    from learnsim.errors import StoreError
-    from learnsim.store.datasets import dataset_meta
-
     rows, queue, seen = [], [(dataset["name"], dataset["version"])], set()
     while queue:
         name, version = queue.pop(0)
@@ -114,8 +135,6 @@ def _dataset_lineage(dataset: dict) -> list[list]:
 def _feature_table(metrics: dict, prefix: str, caption: str) -> str:
     if not metrics:
         return f"<p>{_e(caption)}: none.</p>"
-    from learnsim.track.console import rmse_features
-
     names = rmse_features(metrics, prefix)
     rows = [
         [n, _number(metrics.get(f"{prefix}/rmse/{n}")), _number(metrics.get(f"{prefix}/rollout_rmse/{n}"))]

@@ -1,1 +1,0 @@
-"""Real-data benchmark harnesses (protocol arithmetic and reporting; no modelling code)."""

@@ -1,0 +1,82 @@
+"""Finishing a run: test the best checkpoint, store it as a model version, write ``report.json`` and the
+plots, close the trackers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from learnsim.durable import write_json
+from learnsim.evaluate.metrics import split_metrics
+from learnsim.models.files import read_model
+from learnsim.store.models import save_model
+from learnsim.track.console import metrics_table, show
+from learnsim.train import checkpoint
+from learnsim.train.run import Run
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module  # best checkpoint's model, eval mode
+    metrics: dict  # test metrics of the best model (and best validation metrics)
+    run_dir: Path
+    model_name: str
+    model_version: str
+    report: dict
+
+
+def finish(run: Run, monitor: bool = True) -> TrainResult:
+    """Test the best checkpoint (the latest when none was scored), store it, report, plot."""
+    tc, run_dir, state = run.config.training, run.run_dir, run.state
+    best = checkpoint.best_checkpoints(run.checkpoint_dir, 1)
+    best_path, best_meta = best[0] if best else checkpoint.checkpoints(run.checkpoint_dir)[-1]
+    model = read_model(best_path, run.device)
+    test = {}
+    if len(run.data.starts["test"]):
+        test = split_metrics(model, run.data, "test", run.loss_fn, tc.eval_max_windows, tc.eval_horizon)
+    records = run.hub.file.read()
+    at_best = (r for r in records if r["step"] == best_meta["step"] and any(k.startswith("val/") for k in r))
+    best_val = next(at_best, {})
+    lineage = {
+        "dataset": run.dataset_name,
+        "dataset_version": run.dataset_version,
+        "run_dir": str(run_dir),
+        "best_step": best_meta["step"],
+    }
+    stored = save_model(run.config.model_name, model.cpu(), metrics=test, lineage=lineage)
+    model.to(run.device)
+    report = {
+        "model": {"name": run.config.model_name, "version": stored["version"]},
+        "dataset": json.loads((run_dir / "dataset.json").read_text()),
+        "best_step": best_meta["step"],
+        "best_checkpoint": best_path.name,
+        "selection": {"metric": best_meta["metric_name"], "value": best_meta["metric"]},
+        "stopped_early": state.stopped_early,
+        "steps": state.step,
+        # samples x simulated steps per second of training (a one-step sample counts one step)
+        "train_sample_steps_per_second": state.sample_steps / state.train_seconds
+        if state.train_seconds
+        else None,
+        "validation": {k: v for k, v in best_val.items() if k != "step"},
+        "test": test,
+        "versions": checkpoint.library_versions(),
+    }
+    run.hub.log("test", test, state.step)
+    if importlib.util.find_spec("matplotlib") is not None:
+        from learnsim.evaluate.plots import run_plots
+
+        for path in run_plots(run_dir, model, run.data, records, "test", tc.eval_horizon):
+            run.hub.log_artifact(path)
+    run.hub.finish()
+    write_json(run_dir / "report.json", report)
+    if monitor:
+        if test:
+            show(metrics_table(f"test (best checkpoint, step {best_meta['step']})", test, "test"))
+        name = run.config.model_name
+        show(f"run directory: {run_dir}\nmodel: {name}@{stored['version']} (load_model('{name}'))")
+    metrics = {**report["validation"], **test}
+    return TrainResult(model, metrics, run_dir, run.config.model_name, stored["version"], report)

@@ -1,0 +1,230 @@
+"""Building a training run: the exact dataset version split without leakage, the model with training
+statistics, optimiser, schedule, curriculum, metric hub and the loop state, in one ``Run``.
+
+A new run and a resumed run are built the same way; resuming is then ``restore_checkpoint(run)``, which
+loads the latest checkpoint's weights, optimiser, schedule, RNG and loop state into the built run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from learnsim.data.splits import split_rows
+from learnsim.data.validate import validate_dataset
+from learnsim.data.windows import WindowedData
+from learnsim.errors import ConfigError, TrainingError
+from learnsim.models import model_from_config
+from learnsim.models.files import read_model
+from learnsim.store.datasets import load_dataset
+from learnsim.store.models import load_model
+from learnsim.track.hub import Logger, MetricsHub, available_default_trackers
+from learnsim.train import checkpoint
+from learnsim.train.config import RunConfig
+from learnsim.train.losses import make_loss
+from learnsim.train.optim import build_optimizer, build_scheduler
+from learnsim.train.rollout import EMA, Curriculum, RolloutSampler
+
+EvalFn = Callable[[torch.nn.Module, int], dict]
+
+
+@dataclass
+class LoopState:
+    """What the loop carries from step to step. The first four fields are checkpointed, so a resumed run
+    continues exactly; the throughput counters cover this process's training steps only."""
+
+    step: int = 0
+    best_metric: float = math.inf
+    evals_since_best: int = 0
+    stopped_early: bool = False
+    train_seconds: float = field(default=0.0, compare=False)
+    sample_steps: int = field(default=0, compare=False)  # samples x simulated steps (one-step sample: 1)
+
+    def checkpointed(self) -> dict:
+        keys = ("step", "best_metric", "evals_since_best", "stopped_early")
+        return {key: getattr(self, key) for key in keys}
+
+
+@dataclass
+class Run:
+    """Everything one training run uses. ``eval_model`` is what is evaluated, checkpointed and stored: the
+    EMA of the weights when rollout training keeps one, else the trained model."""
+
+    config: RunConfig
+    run_dir: Path
+    dataset_name: str
+    dataset_version: str
+    data: WindowedData
+    device: torch.device
+    model: torch.nn.Module
+    ema: EMA | None
+    optimizer: torch.optim.Optimizer
+    scheduler: object | None
+    scaler: torch.amp.GradScaler | None
+    autocast: contextlib.AbstractContextManager
+    loss_fn: Callable
+    targets: torch.Tensor  # (N, n_direct_outputs) normalised once, not per step
+    generator: torch.Generator  # batch sampling and history noise; its state is checkpointed
+    curriculum: Curriculum | None
+    sampler: RolloutSampler | None
+    hub: MetricsHub
+    eval_fn: EvalFn | None = None
+    state: LoopState = field(default_factory=LoopState)
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        return self.ema.model if self.ema else self.model
+
+    @property
+    def selection(self) -> str:
+        """The validation metric that picks the best checkpoint."""
+        return "val/loss" if self.config.training.checkpoint_type == "single_step" else "val/rollout_score"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+
+def prepare_data(config: RunConfig, device: torch.device):
+    """(name, version, WindowedData): the stored dataset validated against the model and split."""
+    from learnsim.store.versions import parse_reference
+
+    tc, mc = config.training, config.model
+    name, version = parse_reference(config.dataset)
+    dataset = load_dataset(name, version)
+    validate_dataset(dataset, mc).raise_for_errors()
+    split = split_rows(
+        dataset.episode_bounds(), tc.train_val_split_ratio, tc.test_dataset_size, mc.sequence_length, tc.seed
+    )
+    data = WindowedData.build(dataset, mc, split, device)
+    if len(data.starts["train"]) == 0 or len(data.starts["val"]) == 0:
+        raise ConfigError(
+            "the split leaves no training or no validation windows; lower test_dataset_size or "
+            "change train_val_split_ratio"
+        )
+    return name, dataset.store_version, data
+
+
+def build_run(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    warm_start: str | None = None,
+    eval_fn: EvalFn | None = None,
+    loggers: list[Logger] | None = None,
+) -> Run:
+    """Build every piece of a run from its config (``config.dataset`` names the exact version to use)."""
+    tc, mc = config.training, config.model
+    device = resolve_device(tc.device)
+    seed_everything(tc.seed)
+    dataset_name, dataset_version, data = prepare_data(config, device)
+    model = model_from_config(mc)
+    model.set_statistics(data.training_statistics(mc))
+    if warm_start:
+        load_warm_start(model, warm_start)
+    model.to(device)
+    optimizer = build_optimizer(tc.optimizer, model.parameters(), device)
+    curriculum = sampler = None
+    if tc.rollout is not None:
+        sampler = RolloutSampler(data, mc.sequence_length)
+        curriculum = Curriculum(tc.rollout, tc.training_iters, sampler.longest_possible)
+    trackers = tc.trackers if tc.trackers is not None else available_default_trackers()
+    return Run(
+        config=config,
+        run_dir=run_dir,
+        dataset_name=dataset_name,
+        dataset_version=dataset_version,
+        data=data,
+        device=device,
+        model=model,
+        ema=EMA(model, tc.rollout.ema_decay) if tc.rollout and tc.rollout.ema_decay else None,
+        optimizer=optimizer,
+        scheduler=build_scheduler(tc.lr_scheduler, optimizer),
+        scaler=torch.amp.GradScaler(device.type) if tc.precision == "16-mixed" else None,
+        autocast=autocast(tc.precision, device),
+        loss_fn=make_loss(tc.loss, tc.loss_weights, model),
+        targets=model.output_scaler.normalize(data.targets),
+        generator=torch.Generator().manual_seed(tc.seed),
+        curriculum=curriculum,
+        sampler=sampler,
+        hub=MetricsHub(run_dir, trackers, loggers),
+        eval_fn=eval_fn,
+    )
+
+
+def training_state(run: Run) -> dict:
+    """Everything beside the model's weights that a checkpoint needs to resume exactly."""
+    return {
+        "train_weights": run.model.state_dict() if run.ema else None,
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler else None,
+        "scaler": run.scaler.state_dict() if run.scaler else None,
+        "rng": checkpoint.rng_state(run.generator),
+        "state": run.state.checkpointed(),
+    }
+
+
+def restore_checkpoint(run: Run) -> None:
+    """Load the latest complete checkpoint into a built run and drop metrics logged after it."""
+    found = checkpoint.checkpoints(run.checkpoint_dir)
+    if not found:
+        raise TrainingError(f"{run.checkpoint_dir}: no complete checkpoint to resume from")
+    path, _ = found[-1]
+    saved = read_model(path, run.device).state_dict()
+    state = checkpoint.load_training_state(path)
+    if run.ema is not None:  # the checkpointed model is the average; the raw weights travel in the state
+        run.ema.model.load_state_dict(saved)
+        run.model.load_state_dict(state["train_weights"])
+    else:
+        run.model.load_state_dict(saved)
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.scheduler is not None:
+        run.scheduler.load_state_dict(state["scheduler"])
+    if run.scaler is not None:
+        run.scaler.load_state_dict(state["scaler"])
+    checkpoint.restore_rng_state(state["rng"], run.generator)
+    run.state = LoopState(**state["state"])
+    run.hub.file.truncate_after(run.state.step)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"training.device is '{name}' but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    if precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def load_warm_start(model, reference: str) -> None:
+    source = load_model(reference)
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as error:
+        raise ConfigError(
+            f"warm start from '{reference}': its weights do not fit this model config "
+            f"({str(error).splitlines()[0]})"
+        ) from None
