@@ -1,0 +1,62 @@
+"""Built-in example systems, generated offline in numpy, so the quickstart, tests and benchmarks need no
+download. Each system is one module with ``DEFAULTS`` (episodes, steps, dt), ``generate(rng, episodes,
+steps, dt) -> columns`` and ``features()`` (its Onyx-style schema: accelerations predicted, velocities and
+positions integrated).
+
+The registry below names them with a one-line description; a module is imported when its data is made, so
+listing the systems (``learnsim data example --help``) costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from learnsim.errors import DataError
+
+SYSTEMS = {
+    "oscillator": "driven damped Duffing oscillator; force in, position and velocity out",
+    "pendulum": "driven damped pendulum, wrapped angle; torque in",
+    "arm": "planar 2-link arm under gravity with joint friction; 2 torques in, 2 angles (MIMO), closed loop too",
+    "cartpole": "cart-pole with a free swinging pole; force in, cart position and pole angle, closed loop too",
+    "friction": "block on a spring with Coulomb friction (stick-slip) hitting a stiff wall; force in",
+}
+
+
+def _module(system: str):
+    if system not in SYSTEMS:
+        raise DataError(f"unknown example system '{system}'; choose one of {list(SYSTEMS)}")
+    return importlib.import_module(f"{__name__}.{system}")
+
+
+def example_defaults(system: str) -> dict:
+    """The system's default ``episodes``, ``steps`` and ``dt``."""
+    return dict(_module(system).DEFAULTS)
+
+
+def example_dataset(
+    system: str = "oscillator",
+    episodes: int | None = None,
+    steps: int | None = None,
+    dt: float | None = None,
+    seed: int = 0,
+):
+    """A ``Dataset`` of ``episodes`` trajectories of ``steps`` rows of an example system (defaults: the
+    system's own), with episode and time columns. Row k holds the acceleration that took row k - 1 to row k
+    (the target convention of ``learnsim.data.windows``) and the input applied from row k on."""
+    import numpy as np
+
+    from learnsim.data.dataset import Dataset
+
+    module = _module(system)
+    episodes = episodes or module.DEFAULTS["episodes"]
+    steps = steps or module.DEFAULTS["steps"]
+    dt = dt or module.DEFAULTS["dt"]
+    columns = module.generate(np.random.default_rng(seed), episodes, steps, dt)
+    episode = np.repeat(np.arange(episodes), steps)
+    time = np.tile(np.arange(steps) * dt, episodes)
+    return Dataset(columns, dt, episode, time, source=f"example:{system}")
+
+
+def example_features(system: str = "oscillator") -> dict:
+    """The Onyx-style schema for an example system: ``{'outputs': [...], 'inputs': [...]}``."""
+    return _module(system).features()
