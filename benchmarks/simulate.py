@@ -79,7 +79,9 @@ def main() -> None:
         for batch in (1, 1024):
             bare_loop(model, batch, 50, args.device)  # warm-up
             simulate_loop(model, batch, 50, args.device)
-            t_bare = best_time(bare_loop, (model, batch, args.horizon, args.device), args.repeats, args.device)
+            t_bare = best_time(
+                bare_loop, (model, batch, args.horizon, args.device), args.repeats, args.device
+            )
             t_sim = best_time(
                 simulate_loop, (model, batch, args.horizon, args.device), args.repeats, args.device
             )

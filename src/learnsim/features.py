@@ -8,7 +8,10 @@ Relations, with ``p`` the parent's value at the new step and ``x`` the feature's
 
 - ``equal``:      x_new = p
 - ``delta``:      x_new = x + p
-- ``derivative``: x_new = x + p * dt        (semi-implicit Euler when chained: parents update first)
+- ``derivative``: x_new = x + dt * (w * p + (1 - w) * p_old)   with w = ``integration`` (default 1:
+  x_new = x + p * dt, semi-implicit Euler when chained: parents update first; 0.5: trapezoidal). Data
+  recorded from a simulator that takes k substeps per row moves positions by w = (k + 1) / 2k; training
+  estimates w from the recorded parent and feature when ``integration`` is not given.
 
 ``angle=True`` marks a periodic feature in radians: its values are wrapped to [-pi, pi), differences and
 losses use the wrapped difference, and the network sees it as (sin, cos) so that +-pi is one point.
@@ -41,6 +44,14 @@ class _Feature(BaseModel):
     parent: str | None = Field(default=None, description="Feature this one is obtained from.")
     relation: Relation | None = Field(default=None, description="How the parent gives this feature.")
     angle: bool = Field(default=False, description="Periodic feature in radians, wrapped to [-pi, pi).")
+    integration: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="derivative relation: weight w of the parent's new value in x += dt * (w * new + (1 - w) * "
+        "old); 1 semi-implicit Euler, 0.5 trapezoidal; null: estimated from the data when training (1 "
+        "elsewhere).",
+    )
 
     def __init__(self, name: str | None = None, /, **data):
         # Allow the Onyx-style positional name: Output('acceleration').
@@ -165,6 +176,18 @@ def validate_features(inputs, outputs) -> None:
                     "angle_integrated",
                     f"{f.kind} '{f.name}' integrates the periodic feature '{f.parent}' ({f.relation}); "
                     "integrating a wrapped angle is ill-defined",
+                )
+        if f.integration is not None and f.integration != 1.0:
+            if f.relation != "derivative":
+                raise SchemaError(
+                    "integration",
+                    f"{f.kind} '{f.name}' sets integration but its relation is {f.relation}, not derivative",
+                )
+            if by_name[f.parent].kind == "output" and by_name[f.parent].parent is None:
+                raise SchemaError(
+                    "integration",
+                    f"{f.kind} '{f.name}' mixes old and new values of '{f.parent}', a direct output with no previous "
+                    "value in a step; integrate a state (e.g. a velocity) instead",
                 )
         if isinstance(f.scale, tuple):
             lo, hi = f.scale

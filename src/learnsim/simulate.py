@@ -94,9 +94,14 @@ def _compose_relations(schema: FeatureSchema, dt: float) -> tuple[torch.Tensor, 
             coefficients[f.name] = basis[column]
         elif f.relation == "equal":
             coefficients[f.name] = coefficients[f.parent]
-        else:
-            factor = dt if f.relation == "derivative" else 1.0
-            coefficients[f.name] = basis[previous[f.name]] + factor * coefficients[f.parent]
+        elif f.relation == "delta":
+            coefficients[f.name] = basis[previous[f.name]] + coefficients[f.parent]
+        else:  # derivative: x + dt * (w * parent_new + (1 - w) * parent_old)
+            weight = 1.0 if f.integration is None else f.integration
+            parent = weight * coefficients[f.parent]
+            if weight != 1.0:
+                parent = parent + (1.0 - weight) * basis[previous[f.parent]]
+            coefficients[f.name] = basis[previous[f.name]] + dt * parent
     new = torch.stack([coefficients[name] for name in [*inputs, *derived]], dim=1)  # (basis, n_in + n_der)
     return new[:core_size].float(), new[core_size:].float()
 
@@ -133,9 +138,10 @@ def rollout(
     # tensors, or detached copies under truncated backpropagation, so the loss on rows keeps its gradient).
     rows = list(window.unbind(1))
     recent = rows[-L:]
+    latent = model.initial_state(window)  # (B, state_size) for a state-space model, None for window models
     direct_outputs, derived_outputs = [], []
     for k in range(horizon):
-        y = model(window)  # (B, n_direct)
+        y = model(window) if latent is None else model.output_of(latent)  # (B, n_direct)
         previous = [recent[-1], derived, y] if n_der else [recent[-1], y]
         new = torch.addmm(external_term[L + k], torch.cat(previous, dim=1), step.core)
         if step.has_angles:
@@ -147,10 +153,14 @@ def rollout(
         rows.append(new)
         direct_outputs.append(y)
         recent = [*recent[1:], new]
-        if detach_every and (k + 1) % detach_every == 0:
+        cut = detach_every and (k + 1) % detach_every == 0
+        if cut:
             recent = [row.detach() for row in recent]
             derived = derived.detach() if n_der else None
-        window = torch.stack(recent, dim=1)
+        if latent is None:
+            window = torch.stack(recent, dim=1)
+        elif k + 1 < horizon:
+            latent = model.advance(latent.detach() if cut else latent, recent[-1])
     inputs = torch.stack(rows, dim=1)
     outputs = torch.stack(direct_outputs, dim=1)
     if n_der:
@@ -295,7 +305,8 @@ class Trajectories:
     """Free-run simulations of recorded segments beside the recording, by feature name.
 
     simulated[name], recorded[name]: (S, H) for every simulated state and every direct output, where step k
-    is the k-th simulated step (row sequence_length + k of its segment). ``angles``: the periodic features,
+    is the k-th simulated step (row sequence_length + k of its segment). ``valid``: (S, H) bool, False on
+    padding past a shorter segment's end (None: every step is valid). ``angles``: the periodic features,
     whose errors are wrapped the short way round.
     """
 
@@ -303,6 +314,7 @@ class Trajectories:
     recorded: dict[str, torch.Tensor]
     angles: frozenset[str]
     dt: float
+    valid: torch.Tensor | None = None
 
     @property
     def horizon(self) -> int:
@@ -313,23 +325,30 @@ class Trajectories:
         return next(iter(self.simulated.values())).shape[0]
 
     def error(self, name: str) -> torch.Tensor:
-        """(S, H) simulated minus recorded, wrapped to [-pi, pi) for angles."""
+        """(S, H) simulated minus recorded, wrapped to [-pi, pi) for angles; 0 on invalid steps."""
         error = self.simulated[name] - self.recorded[name]
         if name in self.angles:
             error = (error + math.pi) % (2 * math.pi) - math.pi
-        return error
+        return error if self.valid is None else error.where(self.valid, 0.0)
 
     def rmse(self, name: str) -> float:
-        return math.sqrt(self.error(name).double().square().mean().item())
+        squared = self.error(name).double().square()
+        count = squared.numel() if self.valid is None else int(self.valid.sum())
+        return math.sqrt(squared.sum().item() / max(count, 1))
 
     def rmse_by_step(self, name: str) -> torch.Tensor:
-        """(H,) RMSE over segments at each simulated step."""
-        return self.error(name).double().square().mean(0).sqrt()
+        """(H,) RMSE over the segments that reach each simulated step."""
+        squared = self.error(name).double().square()
+        count = squared.shape[0] if self.valid is None else self.valid.sum(0).clamp(min=1)
+        return (squared.sum(0) / count).sqrt()
 
 
 @torch.no_grad()
 def free_run(
-    model, recorded_inputs: torch.Tensor, recorded_targets: torch.Tensor | None = None
+    model,
+    recorded_inputs: torch.Tensor,
+    recorded_targets: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
 ) -> Trajectories:
     """Free-run ``model`` over recorded segments and pair each simulated feature with its recording.
 
@@ -338,6 +357,7 @@ def free_run(
         the history are only compared against, never fed back.
     recorded_targets: (S, H, n_direct) recorded direct outputs of rows L .. L + H - 1, or None to compare
         states only.
+    valid: (S, H) bool marking real (not padded) steps of segments shorter than H.
     """
     L = model.config.sequence_length
     horizon = recorded_inputs.shape[1] - L
@@ -353,4 +373,4 @@ def free_run(
         for j, f in enumerate(schema.direct_outputs):
             simulated[f.name], recorded[f.name] = direct[..., j], recorded_targets[..., j]
     angles = frozenset(name for name in simulated if schema.is_angle(name))
-    return Trajectories(simulated, recorded, angles, model.config.dt)
+    return Trajectories(simulated, recorded, angles, model.config.dt, valid)

@@ -67,7 +67,12 @@ def test_loss_goes_down_for_every_family_and_run_dir_explains_itself(name, tmp_p
         "checkpoints",
         "report.json",
     }
-    assert load_run_config(run / "config.yaml").model == family(name)
+    saved = load_run_config(run / "config.yaml").model
+    assert saved == result.model.config  # the resolved config: what was trained
+    given = family(name).model_dump(exclude_unset=True, exclude={"inputs", "outputs"})
+    assert saved.model_dump(include=set(given)) == given  # every field the user set is kept as set
+    assert saved.outputs == family(name).outputs
+    assert [f.integration for f in saved.inputs] == [None, 1.0, None]  # estimated: the data is semi-implicit
     dataset = json.loads((run / "dataset.json").read_text())
     assert dataset["name"] == "osc" and len(dataset["version"]) == 16 and dataset["split"]["by"] == "episode"
     report = json.loads((run / "report.json").read_text())

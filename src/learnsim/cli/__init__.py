@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from learnsim.cli import benchmark, data, models, quickstart, report, simulate, train, ui
+from learnsim.cli import benchmark, data, evaluate, models, quickstart, report, simulate, train, ui
 from learnsim.errors import LearnsimError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(benchmark.app, name="benchmark")
 app.command("train")(train.train)
 app.command("quickstart")(quickstart.quickstart)
 app.command("simulate")(simulate.simulate)
+app.command("evaluate")(evaluate.evaluate)
 app.command("report")(report.report)
 app.command("ui")(ui.ui)
 

@@ -90,6 +90,26 @@ class WindowedData:
     def __post_init__(self):
         self._offsets = torch.arange(self.sequence_length, device=self.inputs.device)
 
+    @classmethod
+    def concatenate(cls, parts: list[WindowedData]) -> WindowedData:
+        """One row space for several datasets: rows stacked, every start and split segment shifted by the
+        rows before it (windows still never cross a segment)."""
+        offsets = np.cumsum([0] + [len(p.inputs) for p in parts[:-1]]).tolist()
+        starts = {
+            name: torch.cat([p.starts[name] + o for p, o in zip(parts, offsets, strict=True)])
+            for name in parts[0].starts
+        }
+        segments = {
+            name: [
+                (s + o, e + o) for p, o in zip(parts, offsets, strict=True) for s, e in getattr(p.split, name)
+            ]
+            for name in ("train", "val", "test")
+        }
+        split = Split(**segments, by=parts[0].split.by, seed=parts[0].split.seed)
+        inputs = torch.cat([p.inputs for p in parts])
+        targets = torch.cat([p.targets for p in parts])
+        return cls(inputs, targets, starts, split, parts[0].sequence_length)
+
     def windows(self, starts: torch.Tensor) -> torch.Tensor:
         """starts (B,) -> windows (B, L, n_inputs): one gather."""
         return self.inputs[starts[:, None] + self._offsets]
@@ -113,6 +133,13 @@ class WindowedData:
 
     def segments(self, split: str) -> list[Segment]:
         return getattr(self.split, split)
+
+    def training_ranges(self, config) -> dict[str, tuple[float, float]]:
+        """(min, max) per input over the training rows, by name."""
+        rows = torch.cat([torch.arange(s, e) for s, e in self.split.train]).to(self.inputs.device)
+        inputs = self.inputs[rows]
+        low, high = inputs.amin(0).tolist(), inputs.amax(0).tolist()
+        return {f.name: (low[i], high[i]) for i, f in enumerate(config.inputs)}
 
     def training_statistics(self, config) -> dict[str, tuple[float, float]]:
         """(mean, std) per input (over training rows) and direct output (over training targets) by name."""

@@ -1,8 +1,9 @@
-"""Validation and test metrics in physical units: one-step RMSE and free-run rollout RMSE of a data split.
+"""Validation and test metrics of a data split in physical units: one-step RMSE, and free-run metrics under
+the evaluation protocol (``learnsim.evaluate.protocol``).
 
-Squared errors are accumulated and converted to RMSE once at the end. Rollouts start from the first
-``sequence_length`` recorded rows of each segment (episode, or time block) of a split and run for the
-shortest segment's remaining length, capped at ``horizon``; all segments of the split run as one batch.
+Squared errors are accumulated and converted to RMSE once at the end. Free runs start from the first
+``sequence_length`` recorded rows of each segment (episode, or a piece of a long time block) and run to its
+end, at most ``horizon`` steps; all segments of the split run as one padded batch.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 
 import torch
 
+from learnsim.evaluate.protocol import DEFAULT_HORIZONS, chunks, evaluate_batch, segment_batch
 from learnsim.features import wrap_where
 from learnsim.simulate import Trajectories, free_run
 
@@ -49,44 +51,54 @@ def one_step_metrics(model, data, split: str, loss_fn, max_windows: int, batch_s
 
 
 def split_trajectories(model, data, split: str, horizon: int) -> Trajectories | None:
-    """Free-run every segment of ``split`` from its first ``sequence_length`` rows for a common horizon
-    (the shortest segment's remaining rows, at most ``horizon``); None when no segment is long enough."""
+    """Free-run every segment of ``split`` from its first ``sequence_length`` rows (long segments cut into
+    pieces of sequence_length + horizon rows), padded to a common length; None when none is long enough."""
+    batch = split_batch(model, data, split, horizon)
+    return None if batch is None else free_run(model, batch.inputs, batch.targets, batch.valid)
+
+
+def split_batch(model, data, split: str, horizon: int):
     L = model.config.sequence_length
-    segments = [(s, e) for s, e in data.segments(split) if e - s > L]
-    if not segments:
-        return None
-    horizon = min(min(e - s for s, e in segments) - L, horizon)
-    rows = torch.stack([torch.arange(s, s + L + horizon) for s, _ in segments]).to(data.inputs.device)
-    return free_run(model, data.inputs[rows], data.targets[rows[:, L:]])
+    segments = chunks(data.segments(split), L + horizon)
+    return segment_batch(data.inputs, data.targets, segments, L, max_horizon=horizon)
 
 
 @torch.no_grad()
-def rollout_metrics(model, data, split: str, horizon: int) -> dict:
-    """Free-run RMSE per state and per direct output over the split's segments; plus a scale-free score.
-
-    ``<split>/rollout_score`` is the mean over states (or direct outputs when there are no states) of RMSE
-    divided by the feature's scale (angles: RMSE in radians): the number multi-step selection minimises.
-    """
-    trajectories = split_trajectories(model, data, split, horizon)
-    if trajectories is None:
+def rollout_metrics(
+    model, data, split: str, horizon: int, selection=DEFAULT_HORIZONS, baselines=None
+) -> dict:
+    """Free-run metrics of the split's segments under the evaluation protocol, keys ``<split>/...``:
+    ``rollout_rmse/<feature>`` (whole free run), ``nrmse@h`` and ``nrmse@h/<feature>``, ``fit/<feature>``,
+    ``rollout_horizon``, the baselines' ``<name>/nrmse@h`` with ``skill_vs_<name>@h``, and
+    ``rollout_score``: the geometric mean over the ``selection`` horizons of the overall nRMSE (metrics are
+    reported at those and at 1, 10, 50 and full), the number multi-step
+    checkpoint selection minimises (a geometric mean, so halving the error at any horizon counts the same)."""
+    batch = split_batch(model, data, split, horizon)
+    if batch is None:
         return {}
-    metrics = {f"{split}/rollout_horizon": trajectories.horizon}
-    # angle features are never scaled (scale 1), so their score is the RMSE in radians
-    scales = {f.name: model.input_scaler.scale[i].item() for i, f in enumerate(model.config.inputs)}
-    scales |= {name: model.output_scaler.scale[j].item() for j, name in enumerate(model.direct_output_names)}
-    states = {f.name for f in model.schema.states}
-    state_scores, output_scores = [], []
-    for name in trajectories.simulated:
-        value = trajectories.rmse(name)
-        metrics[f"{split}/rollout_rmse/{name}"] = value
-        (state_scores if name in states else output_scores).append(value / scales[name])
-    scores = state_scores or output_scores
-    metrics[f"{split}/rollout_score"] = sum(scores) / len(scores)
+    horizons = list(dict.fromkeys([*DEFAULT_HORIZONS, *selection]))
+    scores = evaluate_batch(model, batch, horizons, baselines)
+    metrics = {f"{split}/rollout_horizon": scores.pop("horizon")}
+    for key, value in scores.items():
+        if key.startswith("rmse@full/"):
+            metrics[f"{split}/rollout_rmse/{key.removeprefix('rmse@full/')}"] = value
+        elif not key.startswith("rmse@"):
+            metrics[f"{split}/{key}"] = value
+    overall = [scores[f"nrmse@{h}"] for h in selection if f"nrmse@{h}" in scores]
+    metrics[f"{split}/rollout_score"] = math.exp(sum(math.log(max(v, 1e-12)) for v in overall) / len(overall))
     return metrics
 
 
-def split_metrics(model, data, split: str, loss_fn, max_windows: int, horizon: int) -> dict:
+def split_metrics(
+    model,
+    data,
+    split: str,
+    loss_fn,
+    max_windows: int,
+    horizon: int,
+    horizons=DEFAULT_HORIZONS,
+    baselines=None,
+) -> dict:
     """One-step and free-run metrics of ``split``, physical units, keys ``<split>/...``."""
-    return one_step_metrics(model, data, split, loss_fn, max_windows) | rollout_metrics(
-        model, data, split, horizon
-    )
+    one_step = one_step_metrics(model, data, split, loss_fn, max_windows)
+    return one_step | rollout_metrics(model, data, split, horizon, horizons, baselines)

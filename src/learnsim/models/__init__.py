@@ -6,9 +6,12 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
 
+from learnsim.errors import ConfigError
+from learnsim.models.linear import Linear, LinearConfig
 from learnsim.models.mlp import MLP, MLPConfig
 from learnsim.models.rnn import RNN, RNNConfig
 from learnsim.models.simulator import SimulatorModel
+from learnsim.models.ssm import SSM, SSMConfig
 from learnsim.models.transformer import Transformer, TransformerConfig
 
 # type -> (config class, network class). Adding a family means adding a file and a line here; the config
@@ -17,6 +20,8 @@ MODEL_FAMILIES = {
     "mlp": (MLPConfig, MLP),
     "rnn": (RNNConfig, RNN),
     "transformer": (TransformerConfig, Transformer),
+    "linear": (LinearConfig, Linear),
+    "ssm": (SSMConfig, SSM),
 }
 
 ModelConfig = Annotated[
@@ -26,22 +31,28 @@ ModelConfig = Annotated[
 _MODEL_CONFIG_ADAPTER = TypeAdapter(ModelConfig)
 
 
-def parse_model_config(data: dict) -> MLPConfig | RNNConfig | TransformerConfig:
+def parse_model_config(data: dict) -> ModelConfig:
     """Validate a plain dict (from YAML/JSON) into the config class its ``type`` names."""
     return _MODEL_CONFIG_ADAPTER.validate_python(data)
 
 
 def model_from_config(config) -> SimulatorModel:
     """Build an untrained ``SimulatorModel`` (identity normalisation) for a model config."""
+    if config.dt is None:
+        raise ConfigError(
+            "model.dt is not set; give it, or train on a dataset (training takes the dataset's dt)"
+        )
     _, network_class = MODEL_FAMILIES[config.type]
     return SimulatorModel(config, network_class(config))
 
 
 __all__ = [
     "MODEL_FAMILIES",
+    "LinearConfig",
     "MLPConfig",
     "ModelConfig",
     "RNNConfig",
+    "SSMConfig",
     "SimulatorModel",
     "TransformerConfig",
     "model_from_config",

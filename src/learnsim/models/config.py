@@ -14,7 +14,11 @@ class ModelConfigBase(BaseModel):
         min_length=1, description="Model outputs; those without parent are predicted."
     )
     inputs: list[Input] = Field(min_length=1, description="Model inputs: external ones and simulated states.")
-    dt: float = Field(gt=0, description="Time step of the data and of simulation, in seconds.")
+    dt: float | None = Field(
+        default=None,
+        gt=0,
+        description="Time step of the data and of simulation, in seconds; null: the dataset's.",
+    )
     sequence_length: int = Field(
         default=1, ge=1, le=4096, description="History window length (time steps) the model sees."
     )

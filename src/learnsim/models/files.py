@@ -40,6 +40,8 @@ def read_model(directory: Path, device: str | torch.device = "cpu"):
         raise StoreError(f"{directory / 'model.json'}: invalid model config: {error}") from None
     model = model_from_config(config)
     state = load_file(str(directory / "model.safetensors"), device=str(device))
+    for key in ("input_low", "input_high"):  # models saved before training ranges were recorded
+        state.setdefault(key, getattr(model, key).to(device))
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

@@ -1,11 +1,11 @@
-"""Multi-layer perceptron over the flattened history window."""
+"""Multi-layer perceptron over the flattened history window, optionally beside a linear map of it."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from learnsim.models.config import ModelConfigBase
@@ -19,22 +19,37 @@ class MLPConfig(ModelConfigBase):
     type: Literal["mlp"] = "mlp"
     hidden_layers: int = Field(default=2, ge=1, le=32, description="Number of hidden layers.")
     hidden_size: int = Field(default=64, ge=1, le=16384, description="Width of each hidden layer.")
-    activation: Literal["relu", "gelu", "tanh", "sigmoid", "silu"] = Field(
-        default="relu", description="Hidden activation."
-    )
+    activation: Literal[tuple(ACTIVATIONS)] = Field(default="relu", description="Hidden activation.")
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout after each hidden activation.")
     bias: bool = Field(default=True, description="Use biases in linear layers.")
     linear_skip: bool = Field(
         default=False,
         description="Add a linear map of the window to the output (a residual net): linear dynamics are captured "
-        "exactly and the hidden layers model what is nonlinear.",
+        "exactly and the hidden layers model what is nonlinear. Training starts it from the least-squares "
+        "linear model, with the hidden layers' contribution at zero.",
     )
+    extrapolation: Literal["network", "linear"] = Field(
+        default="network",
+        description="Outside the training range: 'network' evaluates the whole network; 'linear' fades the "
+        "hidden layers' contribution out (Gaussian in the distance beyond the range, in units of each input's "
+        "scale), so the model degrades toward its linear part. Needs linear_skip.",
+    )
+
+    @model_validator(mode="after")
+    def _fade_needs_linear_part(self):
+        if self.extrapolation == "linear" and not self.linear_skip:
+            raise ValueError("extrapolation 'linear' needs linear_skip: true (the part it degrades to)")
+        return self
 
 
 class MLP(nn.Module):
+    # Width of the fade beyond the training range, in normalised units (1 = one scale, e.g. one std).
+    FADE_WIDTH = 1.0
+
     def __init__(self, config: MLPConfig):
         super().__init__()
-        width = config.sequence_length * config.n_network_inputs
+        flat = config.sequence_length * config.n_network_inputs
+        width = flat
         layers: list[nn.Module] = []
         for _ in range(config.hidden_layers):
             layers += [
@@ -46,11 +61,37 @@ class MLP(nn.Module):
             width = config.hidden_size
         layers.append(nn.Linear(width, config.n_direct_outputs, bias=config.bias))
         self.layers = nn.Sequential(*layers)
-        flat = config.sequence_length * config.n_network_inputs
         self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
+        self.fade = config.extrapolation == "linear"
+        if self.fade:  # training range of each flattened window entry, normalised; set with the statistics
+            self.register_buffer("low", torch.full((flat,), -torch.inf))
+            self.register_buffer("high", torch.full((flat,), torch.inf))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # z: (B, L, F) normalized window -> (B, n_direct_outputs) normalized outputs
         flat = z.flatten(1)
         out = self.layers(flat)
+        if self.fade:  # (B, 1) trust in the hidden layers: 1 inside the range, -> 0 far outside
+            excess = (flat - self.high).clamp(min=0) + (self.low - flat).clamp(min=0)
+            out = out * torch.exp(-excess.amax(1, keepdim=True).square() / (2 * self.FADE_WIDTH**2))
         return out if self.skip is None else out + self.skip(flat)
+
+    def set_input_range(self, low: torch.Tensor, high: torch.Tensor) -> None:
+        """Training range of the normalised per-step network inputs (F,), repeated over the window."""
+        if self.fade:
+            repeats = self.low.shape[0] // low.shape[0]
+            self.low.copy_(low.repeat(repeats))
+            self.high.copy_(high.repeat(repeats))
+
+    @torch.no_grad()
+    def start_from_linear(self, weight: torch.Tensor, bias: torch.Tensor) -> bool:
+        """Make the network equal the linear map (weight (n_out, L*F), bias (n_out,)): the skip takes it and
+        the last hidden-to-output layer starts at zero. False (nothing changed) without a linear skip."""
+        if self.skip is None:
+            return False
+        self.skip.weight.copy_(weight)
+        last = self.layers[-1]
+        last.weight.zero_()
+        if last.bias is not None:
+            last.bias.copy_(bias)
+        return True

@@ -29,6 +29,9 @@ class SimulatorModel(nn.Module):
         self.input_scaler = FeatureScaler(len(config.inputs))
         self.output_scaler = FeatureScaler(config.n_direct_outputs)
         self.step = Step(self.schema, config.dt)
+        # training range of each input (physical units): out-of-range reporting and networks that fade
+        self.register_buffer("input_low", torch.full((len(config.inputs),), -torch.inf))
+        self.register_buffer("input_high", torch.full((len(config.inputs),), torch.inf))
         angle = [i for i, f in enumerate(config.inputs) if self.schema.is_angle(f.name)]
         plain = [i for i in range(len(config.inputs)) if i not in angle]
         self._has_angle_inputs = bool(angle)
@@ -53,8 +56,30 @@ class SimulatorModel(nn.Module):
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         """(B, L, n_inputs) physical window -> (B, n_direct_outputs) physical outputs of the next step."""
-        y = self.output_scaler.denormalize(self.predict_normalized(window))
+        return self._physical(self.predict_normalized(window))
+
+    def _physical(self, normalized: torch.Tensor) -> torch.Tensor:
+        y = self.output_scaler.denormalize(normalized)
         return wrap_where(y, self.step.direct_is_angle) if self.step.has_angle_outputs else y
+
+    # A stateful network (a state-space model) carries a latent state through a free run instead of reading
+    # the window at every step: the rollout asks for its initial state once, then alternates outputs and
+    # advances. Window networks have no latent state (None).
+    @property
+    def stateful(self) -> bool:
+        return getattr(self.network, "stateful", False)
+
+    def initial_state(self, window: torch.Tensor) -> torch.Tensor | None:
+        """(B, L, n_inputs) physical history -> (B, state_size) latent state of the next row, or None."""
+        return self.network.initial_state(self.encode_window(window)) if self.stateful else None
+
+    def output_of(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, state_size) latent state -> (B, n_direct_outputs) physical outputs of its row."""
+        return self._physical(self.network.output(state))
+
+    def advance(self, state: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        """Latent state of row k and the physical row k (B, n_inputs) -> the latent state of row k + 1."""
+        return self.network.advance(state, self.encode_window(row[:, None])[:, 0])
 
     def wrap_output_residual(self, residual: torch.Tensor) -> torch.Tensor:
         """(..., n_direct_outputs) normalised residual with angle outputs' residuals wrapped the short way
@@ -64,8 +89,11 @@ class SimulatorModel(nn.Module):
         scale = self.output_scaler.scale
         return (wrap_angle(residual * scale) / scale).where(self.step.direct_is_angle, residual)
 
-    def set_statistics(self, stats: dict[str, tuple[float, float]]) -> None:
-        """Set scalers from training statistics: ``stats[name] = (mean, std)`` per input and direct output.
+    def set_statistics(
+        self, stats: dict[str, tuple], ranges: dict[str, tuple[float, float]] | None = None
+    ) -> None:
+        """Set scalers from training statistics: ``stats[name] = (mean, std)`` per input and direct output,
+        and the training range ``ranges[name] = (min, max)`` per input when known.
 
         Outputs without a dataset column use the statistics of their derived targets, keyed by name.
         """
@@ -73,10 +101,29 @@ class SimulatorModel(nn.Module):
         def rule(f):
             return None if self.schema.is_angle(f.name) else f.scale
 
-        inputs = [scaling_for(rule(f), *stats[f.name]) for f in self.config.inputs]
-        outputs = [scaling_for(rule(f), *stats[f.name]) for f in self.schema.direct_outputs]
+        inputs = [scaling_for(rule(f), *stats[f.name][:2]) for f in self.config.inputs]
+        outputs = [scaling_for(rule(f), *stats[f.name][:2]) for f in self.schema.direct_outputs]
         self.input_scaler.set_statistics([o for o, _ in inputs], [s for _, s in inputs])
         self.output_scaler.set_statistics([o for o, _ in outputs], [s for _, s in outputs])
+        if ranges is not None:
+            self.input_low.copy_(torch.tensor([ranges[f.name][0] for f in self.config.inputs]))
+            self.input_high.copy_(torch.tensor([ranges[f.name][1] for f in self.config.inputs]))
+            if hasattr(self.network, "set_input_range"):
+                self.network.set_input_range(*self.network_input_range())
+
+    def network_input_range(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low, high) of each per-step network input over the training range: normalised plain inputs, then
+        sin and cos of the angles (always within [-1, 1])."""
+        low = self.input_scaler.normalize(self.input_low).index_select(0, self._plain_inputs)
+        high = self.input_scaler.normalize(self.input_high).index_select(0, self._plain_inputs)
+        unit = torch.ones(2 * len(self._angle_inputs), device=low.device)
+        return torch.cat([low, -unit]), torch.cat([high, unit])
+
+    def outside_training_range(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(n_inputs,) fraction of the rows of ``inputs`` (..., n_inputs) outside the training range, per input
+        (angles never are)."""
+        outside = (inputs < self.input_low) | (inputs > self.input_high)
+        return outside.flatten(0, -2).float().mean(0)
 
     def simulate(
         self, x0, external_inputs=None, horizon: int | None = None, grad: bool = False, *, sim_steps=None

@@ -89,3 +89,33 @@ def metrics_table(title: str, metrics: dict, prefix: str) -> Table:
         roll = metrics.get(f"{prefix}/rollout_rmse/{name}")
         table.add_row(name, "-" if one is None else f"{one:.4g}", "-" if roll is None else f"{roll:.4g}")
     return table
+
+
+def evaluation_table(evaluation) -> Table:
+    """nRMSE per feature (rows) and horizon (columns), fit %, then the overall score of the model and of
+    each baseline, and the share of simulated rows outside the training range."""
+    labels = [str(h) for h in evaluation.horizons]
+    metrics = evaluation.metrics
+    title = f"{evaluation.model} on {evaluation.dataset}: {evaluation.episodes} episode(s), warmup {evaluation.warmup}"
+    table = Table(title=title + "; nRMSE (RMSE / spread of the recording) over the first h simulated steps")
+    table.add_column("feature")
+    for label in labels:
+        table.add_column(f"h={label}", justify="right")
+    table.add_column("fit %", justify="right")
+    table.add_column("outside range", justify="right")
+    for name in evaluation.features:
+        values = [metrics.get(f"nrmse@{label}/{name}") for label in labels]
+        fit = metrics.get(f"fit/{name}")
+        outside = evaluation.outside_training_range.get(name)
+        table.add_row(
+            name, *map(_cell, values), _cell(fit, ".1f"), "-" if outside is None else f"{outside:.1%}"
+        )
+    for prefix, row in (("", "overall (model)"), ("hold/", "hold last state"), ("linear/", "linear model")):
+        values = [metrics.get(f"{prefix}nrmse@{label}") for label in labels]
+        if any(v is not None for v in values):
+            table.add_row(row, *map(_cell, values), "", "")
+    return table
+
+
+def _cell(value, spec: str = ".4g") -> str:
+    return "-" if value is None else format(value, spec)

@@ -2,7 +2,8 @@
 the machine; ``learnsim ui`` serves it).
 
 Params are the flattened resolved config, tags name the dataset, model and run directory, metrics keep
-their namespaced keys, and the config and plots are artifacts. A resumed learnsim run continues the same
+their namespaced keys (with '@' written ':', which MLflow allows: ``val/nrmse@10`` is ``val/nrmse:10``), and
+the config and plots are artifacts. A resumed learnsim run continues the same
 MLflow run (its id is kept in the run directory's ``trackers.json``).
 """
 
@@ -92,7 +93,7 @@ class MLflowTracker:
 
         now = int(time.time() * 1000)
         items = [
-            Metric(k, float(v), now, step)
+            Metric(k.replace("@", ":"), float(v), now, step)
             for k, v in metrics.items()
             if isinstance(v, int | float) and math.isfinite(v)
         ]

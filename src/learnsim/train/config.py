@@ -47,8 +47,22 @@ class RolloutConfig(_Strict):
         le=1,
         description="Share of training_iters over which the automatic curriculum grows.",
     )
-    weighting: Literal["uniform", "exponential"] = Field(
-        default="uniform", description="Loss weight over rollout steps: equal, or discount**k."
+    weighting: Literal["uniform", "exponential", "balanced"] = Field(
+        default="uniform",
+        description="Loss over rollout steps: the mean of their errors (uniform), weighted by discount**k "
+        "(exponential), or the mean of their logs (balanced: halving the error at any step counts the same, "
+        "so long horizons do not drown out short ones).",
+    )
+    one_step_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Weight of a teacher-forced one-step loss on train_batch_size windows added at every "
+        "rollout step (same scale as the rollout loss).",
+    )
+    curriculum: Literal["grow", "mix"] = Field(
+        default="grow",
+        description="grow: train each stage's horizon in turn; mix: draw every step's horizon from the stages "
+        "reached so far, so shorter horizons keep being trained.",
     )
     discount: float = Field(default=0.99, gt=0, le=1, description="Per-step factor of exponential weighting.")
     tbptt: int | None = Field(
@@ -68,11 +82,18 @@ class RolloutConfig(_Strict):
         lt=1,
         description="Evaluate and save an exponential moving average of the weights.",
     )
-    batch_size: int | None = Field(
+    batch_size: int | Literal["per_horizon"] | None = Field(
         default=None,
-        ge=1,
-        description="Sequences per rollout step; null: max(32, train_batch_size // horizon).",
+        description="Sequences per rollout step; null: max(32, train_batch_size // 8) at every horizon; "
+        "'per_horizon': max(32, train_batch_size // horizon), fewer as the horizon grows (the rule before 0.2).",
     )
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, size):
+        if isinstance(size, int) and size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {size}")
+        return size
 
     @model_validator(mode="after")
     def _schedule(self):
@@ -113,6 +134,11 @@ class TrainingConfig(_Strict):
         default_factory=CosineDecayWithWarmupConfig, description="Learning-rate schedule, or null."
     )
     seed: int = Field(default=0, ge=0, description="Seed of weights, split and batch sampling.")
+    start_from_linear_fit: bool = Field(
+        default=True,
+        description="Models with a linear part (linear, MLP with linear_skip) start as the least-squares "
+        "linear model of the training windows, and their nonlinear part learns the residual.",
+    )
     device: str = Field(
         default="auto", description="'auto' (cuda, mps, cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'."
     )
@@ -129,6 +155,12 @@ class TrainingConfig(_Strict):
         default=1000,
         ge=1,
         description="Max rollout steps for validation/test rollouts (capped by episode length).",
+    )
+    selection_horizons: list[int | Literal["full"]] = Field(
+        default=[1, 10, 50, "full"],
+        min_length=1,
+        description="Horizons (simulated steps; 'full': the whole validation free run) at which validation "
+        "and test are scored; multi_step selection minimises the geometric mean of their nRMSE.",
     )
     eval_max_windows: int = Field(
         default=16384, ge=1, description="Max windows for one-step validation metrics."
@@ -163,6 +195,14 @@ class TrainingConfig(_Strict):
             )
         return size
 
+    @field_validator("selection_horizons")
+    @classmethod
+    def _horizons_positive(cls, horizons):
+        bad = [h for h in horizons if h != "full" and h < 1]
+        if bad:
+            raise ValueError(f"selection horizons must be >= 1 or 'full', got {bad}")
+        return horizons
+
     @field_validator("loss_weights")
     @classmethod
     def _positive_weights(cls, weights):
@@ -175,7 +215,17 @@ class TrainingConfig(_Strict):
 class RunConfig(_Strict):
     """Everything a training run needs; saved resolved as ``config.yaml`` in the run directory."""
 
-    dataset: str = Field(description="Stored dataset 'NAME' or 'NAME@VERSION'.")
+    dataset: str = Field(description="Stored dataset 'NAME' or 'NAME@VERSION' to train on.")
+    validation_dataset: str | None = Field(
+        default=None,
+        description="Stored dataset 'NAME[@VERSION]' to validate on (checkpoint selection, early stopping) instead "
+        "of a split of `dataset`.",
+    )
+    test_dataset: str | None = Field(
+        default=None,
+        description="Stored dataset 'NAME[@VERSION]' to test the best checkpoint on instead of a split of "
+        "`dataset`; it is read only after training, so it never influences a modelling decision.",
+    )
     model_name: str = Field(default="model", description="Name under which the best model is stored.")
     model: ModelConfig = Field(description="Model family, features and hyperparameters.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training settings.")

@@ -37,7 +37,16 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
     model = read_model(best_path, run.device)
     test = {}
     if len(run.data.starts["test"]):
-        test = split_metrics(model, run.data, "test", run.loss_fn, tc.eval_max_windows, tc.eval_horizon)
+        test = split_metrics(
+            model,
+            run.data,
+            "test",
+            run.loss_fn,
+            tc.eval_max_windows,
+            tc.eval_horizon,
+            tc.selection_horizons,
+            run.baselines,
+        )
     records = run.hub.file.read()
     at_best = (r for r in records if r["step"] == best_meta["step"] and any(k.startswith("val/") for k in r))
     best_val = next(at_best, {})

@@ -23,7 +23,7 @@ from learnsim.track.hub import Logger
 from learnsim.train import checkpoint
 from learnsim.train.config import RunConfig, TrainingConfig, dump_run_config, load_run_config
 from learnsim.train.finish import TrainResult, finish
-from learnsim.train.rollout import rollout_loss
+from learnsim.train.rollout import balanced, rollout_loss, sequences_per_step
 from learnsim.train.run import EvalFn, Run, build_run, restore_checkpoint, training_state
 
 
@@ -47,12 +47,11 @@ def train(
     run_dir = _new_run_dir(config, run_dir)
     run = build_run(config, run_dir, warm_start=warm_start, eval_fn=eval_fn, loggers=loggers)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.yaml", dump_run_config(config))
-    split = run.data.split.to_dict()
-    write_json(
-        run_dir / "dataset.json", {"name": run.dataset_name, "version": run.dataset_version, "split": split}
-    )
-    run.hub.start(config.model_dump(mode="json"))
+    write_text(run_dir / "config.yaml", dump_run_config(run.config))  # resolved: says what was trained
+    lineage = {**run.datasets["train"], "split": run.data.split.to_dict()}
+    lineage |= {"validation": run.datasets.get("val"), "test": run.datasets.get("test")}
+    write_json(run_dir / "dataset.json", lineage)
+    run.hub.start(run.config.model_dump(mode="json"))
     return finish(run_loop(run, monitor), monitor)
 
 
@@ -70,11 +69,14 @@ def resume(
     if (run_dir / "report.json").is_file():
         raise TrainingError(f"{run_dir}: this run already finished (report.json exists); nothing to resume")
     config = load_run_config(run_dir / "config.yaml")
-    reference = json.loads((run_dir / "dataset.json").read_text())
-    config = config.model_copy(update={"dataset": f"{reference['name']}@{reference['version']}"})
-    run = build_run(config, run_dir, eval_fn=eval_fn, loggers=loggers)
+    lineage = json.loads((run_dir / "dataset.json").read_text())
+    pinned = {"dataset": f"{lineage['name']}@{lineage['version']}"}  # the exact versions the run started on
+    for role, field in (("validation", "validation_dataset"), ("test", "test_dataset")):
+        if lineage.get(role):
+            pinned[field] = f"{lineage[role]['name']}@{lineage[role]['version']}"
+    run = build_run(config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers)
     restore_checkpoint(run)
-    run.hub.start(config.model_dump(mode="json"))
+    run.hub.start(run.config.model_dump(mode="json"))
     return finish(run_loop(run, monitor), monitor)
 
 
@@ -112,7 +114,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
     run.model.train()
     tick = time.perf_counter()
     while state.step < tc.training_iters and not state.stopped_early:
-        horizon = run.curriculum.horizon_at(state.step) if run.curriculum else 0
+        horizon = run.curriculum.horizon_at(state.step, run.generator) if run.curriculum else 0
         loss = training_step(run, horizon)
         state.step += 1
         step = state.step
@@ -160,18 +162,20 @@ def run_loop(run: Run, monitor: bool) -> Run:
 
 def training_step(run: Run, horizon: int) -> torch.Tensor:
     """One optimizer step on a sampled batch; ``horizon`` 0 is one-step training. Returns the loss."""
-    tc, L = run.config.training, run.config.model.sequence_length
+    tc = run.config.training
     with run.autocast:
         if horizon == 0:  # one-step: windows (B, L, n_in) -> next-row outputs (B, n_out)
-            starts = run.data.sample_starts(tc.train_batch_size, run.generator)
-            window, target = run.data.windows(starts), run.targets[starts + L]
-            loss = run.loss_fn(run.model.predict_normalized(window), target)
+            loss, starts = one_step_loss(run)
         else:  # multi-step: free-run `horizon` steps from each start, through simulate's code path
-            batch = tc.rollout.batch_size or max(32, tc.train_batch_size // horizon)
+            batch = sequences_per_step(tc.rollout, tc.train_batch_size, horizon)
             starts = run.sampler.sample(horizon, batch, run.generator)
             loss = rollout_loss(
                 run.model, run.data, run.targets, starts, horizon, tc.rollout, run.generator, tc.loss
             )
+            if tc.rollout.one_step_weight:
+                one_step = one_step_loss(run)[0]
+                one_step = balanced(one_step) if tc.rollout.weighting == "balanced" else one_step
+                loss = loss + tc.rollout.one_step_weight * one_step
     run.state.sample_steps += len(starts) * max(horizon, 1)
     if not torch.isfinite(loss):
         last = checkpoint.checkpoints(run.checkpoint_dir)
@@ -198,6 +202,14 @@ def training_step(run: Run, horizon: int) -> torch.Tensor:
     if run.ema is not None:
         run.ema.update(run.model)
     return loss
+
+
+def one_step_loss(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced loss on train_batch_size random windows, and their start rows."""
+    L = run.config.model.sequence_length
+    starts = run.data.sample_starts(run.config.training.train_batch_size, run.generator)
+    prediction = run.model.predict_normalized(run.data.windows(starts))  # (B, n_direct)
+    return run.loss_fn(prediction, run.targets[starts + L]), starts
 
 
 def validate_model(run: Run) -> dict:

@@ -9,6 +9,7 @@ gradients on, the code path evaluation uses.
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 
@@ -17,12 +18,31 @@ from learnsim.features import wrap_where
 from learnsim.simulate import rollout
 from learnsim.train.losses import elementwise
 
+# Floor of the balanced (log) loss, in squared normalised units: errors below 1e-3 of a feature's scale stop
+# gaining weight, so a near-perfect early step cannot dominate the gradient.
+BALANCED_FLOOR = 1e-6
+
+
+def balanced(loss: torch.Tensor) -> torch.Tensor:
+    """log(loss + floor) - log(floor): zero for a perfect fit, and its gradient scales as 1 / loss, so every
+    term it is applied to counts by its relative, not absolute, improvement."""
+    return torch.log(loss + BALANCED_FLOOR) - math.log(BALANCED_FLOOR)
+
+
+def sequences_per_step(config, train_batch_size: int, horizon: int) -> int:
+    """Rollout sequences in one step's batch (see RolloutConfig.batch_size)."""
+    if config.batch_size == "per_horizon":
+        return max(32, train_batch_size // horizon)
+    return config.batch_size or max(32, train_batch_size // 8)
+
 
 class Curriculum:
     """Horizon per training step: an explicit schedule, or doubling stages from 1 to ``max_horizon`` spread
-    over the first ``curriculum_fraction`` of training, then ``max_horizon`` to the end."""
+    over the first ``curriculum_fraction`` of training, then ``max_horizon`` to the end. With
+    ``curriculum: mix`` each step draws its horizon among the stages reached so far."""
 
     def __init__(self, config, training_iters: int, longest_possible: int):
+        self.mix = config.curriculum == "mix"
         if config.horizons is not None:
             self.horizons = [min(h, longest_possible) for h in config.horizons]
             self.start_iters = list(config.start_iters)
@@ -35,13 +55,13 @@ class Curriculum:
             self.horizons = horizons
             self.start_iters = [int(round(i * span / len(horizons))) for i in range(len(horizons))]
 
-    def horizon_at(self, step: int) -> int:
-        """Horizon of the stage that contains ``step`` (0-based optimizer step)."""
-        horizon = self.horizons[0]
-        for start, h in zip(self.start_iters, self.horizons, strict=True):
-            if step >= start:
-                horizon = h
-        return horizon
+    def horizon_at(self, step: int, generator: torch.Generator | None = None) -> int:
+        """Horizon at ``step`` (0-based optimizer step): the current stage's, or under ``mix`` one of the
+        stages reached so far, drawn from ``generator``."""
+        reached = [h for start, h in zip(self.start_iters, self.horizons, strict=True) if step >= start]
+        if self.mix and generator is not None and len(reached) > 1:
+            return reached[int(torch.randint(len(reached), (1,), generator=generator))]
+        return reached[-1]
 
     def describe(self) -> str:
         return ", ".join(f"H={h} from step {s}" for h, s in zip(self.horizons, self.start_iters, strict=True))
@@ -103,6 +123,8 @@ def rollout_loss(
         residuals.append(model.wrap_output_residual(predicted - target))
     residual = torch.cat(residuals, dim=2)  # (B, H, n_features)
     per_step = elementwise(loss_kind, residual).mean(dim=(0, 2))  # (H,)
+    if config.weighting == "balanced":
+        return balanced(per_step).mean()
     if config.weighting == "exponential":
         weight = config.discount ** torch.arange(horizon, device=per_step.device, dtype=per_step.dtype)
         return (per_step * weight).sum() / weight.sum()

@@ -1,5 +1,6 @@
-"""Building a training run: the exact dataset version split without leakage, the model with training
-statistics, optimiser, schedule, curriculum, metric hub and the loop state, in one ``Run``.
+"""Building a training run: the exact dataset versions split without leakage, the config resolved by the
+recipe, the model with training statistics, optimiser, schedule, curriculum, baselines, metric hub and the
+loop state, in one ``Run``.
 
 A new run and a resumed run are built the same way; resuming is then ``restore_checkpoint(run)``, which
 loads the latest checkpoint's weights, optimiser, schedule, RNG and loop state into the built run.
@@ -17,19 +18,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from learnsim.data.splits import split_rows
-from learnsim.data.validate import validate_dataset
 from learnsim.data.windows import WindowedData
 from learnsim.errors import ConfigError, TrainingError
+from learnsim.evaluate.baselines import fit_linear
 from learnsim.models import model_from_config
 from learnsim.models.files import read_model
-from learnsim.store.datasets import load_dataset
 from learnsim.store.models import load_model
 from learnsim.track.hub import Logger, MetricsHub, available_default_trackers
 from learnsim.train import checkpoint
 from learnsim.train.config import RunConfig
+from learnsim.train.data import load_run_datasets, split_run_data
 from learnsim.train.losses import make_loss
 from learnsim.train.optim import build_optimizer, build_scheduler
+from learnsim.train.recipe import resolve
 from learnsim.train.rollout import EMA, Curriculum, RolloutSampler
 
 EvalFn = Callable[[torch.nn.Module, int], dict]
@@ -57,10 +58,9 @@ class Run:
     """Everything one training run uses. ``eval_model`` is what is evaluated, checkpointed and stored: the
     EMA of the weights when rollout training keeps one, else the trained model."""
 
-    config: RunConfig
+    config: RunConfig  # resolved: every field the recipe fills in is set
     run_dir: Path
-    dataset_name: str
-    dataset_version: str
+    datasets: dict[str, dict]  # role ('train', 'val', 'test') -> {'name', 'version'} of each dataset used
     data: WindowedData
     device: torch.device
     model: torch.nn.Module
@@ -75,8 +75,17 @@ class Run:
     curriculum: Curriculum | None
     sampler: RolloutSampler | None
     hub: MetricsHub
+    baselines: dict = field(default_factory=dict)  # name -> 'hold' or a fitted model; validation/test compare
     eval_fn: EvalFn | None = None
     state: LoopState = field(default_factory=LoopState)
+
+    @property
+    def dataset_name(self) -> str:
+        return self.datasets["train"]["name"]
+
+    @property
+    def dataset_version(self) -> str:
+        return self.datasets["train"]["version"]
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -92,26 +101,6 @@ class Run:
         return self.run_dir / "checkpoints"
 
 
-def prepare_data(config: RunConfig, device: torch.device):
-    """(name, version, WindowedData): the stored dataset validated against the model and split."""
-    from learnsim.store.versions import parse_reference
-
-    tc, mc = config.training, config.model
-    name, version = parse_reference(config.dataset)
-    dataset = load_dataset(name, version)
-    validate_dataset(dataset, mc).raise_for_errors()
-    split = split_rows(
-        dataset.episode_bounds(), tc.train_val_split_ratio, tc.test_dataset_size, mc.sequence_length, tc.seed
-    )
-    data = WindowedData.build(dataset, mc, split, device)
-    if len(data.starts["train"]) == 0 or len(data.starts["val"]) == 0:
-        raise ConfigError(
-            "the split leaves no training or no validation windows; lower test_dataset_size or "
-            "change train_val_split_ratio"
-        )
-    return name, dataset.store_version, data
-
-
 def build_run(
     config: RunConfig,
     run_dir: Path,
@@ -121,12 +110,20 @@ def build_run(
     loggers: list[Logger] | None = None,
 ) -> Run:
     """Build every piece of a run from its config (``config.dataset`` names the exact version to use)."""
-    tc, mc = config.training, config.model
-    device = resolve_device(tc.device)
-    seed_everything(tc.seed)
-    dataset_name, dataset_version, data = prepare_data(config, device)
+    device = resolve_device(config.training.device)
+    seed_everything(config.training.seed)
+    run_data = split_run_data(config, load_run_datasets(config), device)
+    config = resolve(
+        config, run_data
+    )  # the recipe fills what the config leaves open, from training data only
+    tc, mc, data = config.training, config.model, run_data.data
+    statistics = data.training_statistics(mc)
     model = model_from_config(mc)
-    model.set_statistics(data.training_statistics(mc))
+    model.set_statistics(statistics, data.training_ranges(mc))
+    # The linear model fitted to the training windows: a baseline, and where a linear part starts from.
+    linear = fit_linear(mc, data, statistics)
+    if tc.start_from_linear_fit and hasattr(model.network, "start_from_linear"):
+        model.network.start_from_linear(linear.network.layer.weight, linear.network.layer.bias)
     if warm_start:
         load_warm_start(model, warm_start)
     model.to(device)
@@ -136,11 +133,11 @@ def build_run(
         sampler = RolloutSampler(data, mc.sequence_length)
         curriculum = Curriculum(tc.rollout, tc.training_iters, sampler.longest_possible)
     trackers = tc.trackers if tc.trackers is not None else available_default_trackers()
+    baselines = {"hold": "hold", "linear": linear} if mc.schema.states else {}
     return Run(
         config=config,
         run_dir=run_dir,
-        dataset_name=dataset_name,
-        dataset_version=dataset_version,
+        datasets=run_data.references,
         data=data,
         device=device,
         model=model,
@@ -155,6 +152,7 @@ def build_run(
         curriculum=curriculum,
         sampler=sampler,
         hub=MetricsHub(run_dir, trackers, loggers),
+        baselines=baselines,
         eval_fn=eval_fn,
     )
 

@@ -1,0 +1,42 @@
+"""``learnsim evaluate``: free-run a stored model on every episode of a dataset and score it at several
+horizons beside the hold-last-state and linear baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def evaluate(
+    model: str = typer.Argument(..., help="Stored model NAME[@VERSION]."),
+    dataset: str = typer.Option(..., "--dataset", help="Stored dataset NAME[@VERSION] to evaluate on."),
+    warmup: int = typer.Option(
+        None, "--warmup", min=1, help="Recorded rows before each free run (default: sequence_length)."
+    ),
+    horizons: str = typer.Option(
+        "1,10,50,full", "--horizons", help="Simulated steps to score at; 'full': whole episodes."
+    ),
+    episodes: str = typer.Option(None, "--episodes", help="Comma-separated episode ids (default: all)."),
+    out: Path = typer.Option(None, "--out", help="Write evaluation.json (and plots) into this folder."),
+    plot: bool = typer.Option(False, "--plot", help="With --out: error-vs-horizon and trajectory plots."),
+):
+    """Score MODEL's free-run simulation of DATASET: RMSE, nRMSE and fit per feature and horizon, with skill
+    against holding the last state and against the linear model fitted to the same training data."""
+    from learnsim.cli.simulate import _episode_list
+    from learnsim.evaluate.model import evaluate_model
+    from learnsim.evaluate.protocol import parse_horizons
+    from learnsim.track.console import evaluation_table, show
+
+    evaluation = evaluate_model(
+        model,
+        dataset,
+        warmup=warmup,
+        horizons=parse_horizons(horizons),
+        episodes=_episode_list(episodes),
+        out=out,
+        plot=plot,
+    )
+    show(evaluation_table(evaluation))
+    if out is not None:
+        show(f"wrote {out / 'evaluation.json'}")

@@ -1,0 +1,152 @@
+"""``evaluate_model`` and ``learnsim evaluate``: the evaluation protocol on a stored model and a dataset.
+
+Every episode (or the one long recording) is free-run from its first ``warmup`` recorded rows, driven by its
+recorded external inputs; the simulation is scored at each horizon (RMSE, nRMSE, fit) beside the
+hold-last-state baseline and the linear model fitted to the model's own training data (found through its
+lineage; fitted to the evaluated data, and said so, when the lineage is gone).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from learnsim.data.splits import Split
+from learnsim.data.validate import validate_dataset
+from learnsim.data.windows import WindowedData, direct_targets
+from learnsim.durable import write_json
+from learnsim.errors import DataError, LearnsimError
+from learnsim.evaluate.baselines import fit_linear
+from learnsim.evaluate.protocol import DEFAULT_HORIZONS, evaluate_batch, segment_batch
+from learnsim.simulate import free_run
+
+
+@dataclass
+class Evaluation:
+    """The result of ``evaluate_model``. metrics: flat keys as in ``protocol.score`` (``nrmse@10/<feature>``,
+    ``nrmse@full``, ``fit/<feature>``, ``hold/nrmse@h``, ``skill_vs_linear@h`` ...); outside_training_range:
+    per input, the fraction of simulated rows outside the range the model was trained on."""
+
+    model: str
+    dataset: str
+    horizons: list
+    warmup: int
+    episodes: int
+    metrics: dict
+    outside_training_range: dict[str, float]
+    linear_fitted_on: str | None
+    features: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def evaluate_model(
+    model,
+    dataset,
+    *,
+    warmup: int | None = None,
+    horizons=DEFAULT_HORIZONS,
+    episodes: list[int] | None = None,
+    out: str | Path | None = None,
+    plot: bool = False,
+) -> Evaluation:
+    """Evaluate ``model`` (a ``SimulatorModel`` or stored 'NAME[@VERSION]') on ``dataset`` (a ``Dataset`` or
+    stored 'NAME[@VERSION]') under the protocol; with ``out``, write ``evaluation.json`` there (and plots
+    with ``plot``)."""
+    from learnsim.store.datasets import load_dataset
+    from learnsim.store.models import load_model, model_meta
+
+    label, meta = str(model), {}
+    if isinstance(model, str):
+        meta = model_meta(model)
+        label, model = f"{meta['name']}@{meta['version']}", load_model(model)
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset)
+    config, L = model.config, model.config.sequence_length
+    warmup = max(warmup or L, L)
+    validate_dataset(dataset, config, min_episode_rows=warmup + 1).raise_for_errors()
+    segments = _chosen(dataset, episodes)
+    inputs = torch.as_tensor(
+        np.stack([dataset.columns[f.column] for f in config.inputs], 1), dtype=torch.float32
+    )
+    targets = torch.as_tensor(np.nan_to_num(direct_targets(dataset, config)), dtype=torch.float32)
+    batch = segment_batch(inputs, targets, list(segments.values()), L, warmup)
+    if batch is None:
+        raise DataError(f"{dataset.source}: no episode is longer than the warmup of {warmup} rows")
+    model = model.cpu().eval()
+    linear, fitted_on = _linear_baseline(model, meta, dataset)
+    baselines = {"hold": "hold"} | ({"linear": linear} if linear is not None else {})
+    simulated = free_run(model, batch.inputs, batch.targets, batch.valid)
+    metrics = evaluate_batch(model, batch, horizons, baselines, simulated)
+    evaluation = Evaluation(
+        model=label,
+        dataset=dataset.source,
+        horizons=list(horizons),
+        warmup=warmup,
+        episodes=len(segments),
+        metrics=metrics,
+        outside_training_range=_outside_range(model, batch, simulated),
+        linear_fitted_on=fitted_on,
+        features=list(simulated.simulated),
+    )
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "evaluation.json", evaluation.to_dict())
+        if plot:
+            _plots(out, model, batch, simulated, list(segments), label)
+    return evaluation
+
+
+def _chosen(dataset, episodes: list[int] | None) -> dict[int, tuple[int, int]]:
+    bounds = dict(zip(dataset.episode_ids(), dataset.episode_bounds(), strict=True))
+    unknown = [e for e in episodes or [] if e not in bounds]
+    if unknown:
+        raise DataError(f"{dataset.source}: no episode(s) {unknown}; episodes are {list(bounds)[:20]}")
+    return {e: bounds[e] for e in episodes} if episodes else bounds
+
+
+def _linear_baseline(model, meta: dict, dataset):
+    """The linear model fitted to the model's training split (from its lineage), or to ``dataset``."""
+    if not model.schema.states:
+        return None, None
+    lineage = meta.get("lineage", {})
+    try:
+        from learnsim.store.datasets import load_dataset
+
+        run = json.loads((Path(lineage["run_dir"]) / "dataset.json").read_text())
+        training = load_dataset(run["name"], run["version"])
+        split, fitted_on = Split.from_dict(run["split"]), f"{run['name']}@{run['version']} (training split)"
+    except (KeyError, OSError, ValueError, LearnsimError):
+        training, fitted_on = (
+            dataset,
+            f"{dataset.source} (the evaluated data: the model's training data is not in the store)",
+        )
+        split = Split(dataset.episode_bounds(), [], [], "episode", 0)
+    data = WindowedData.build(training, model.config, split)
+    return fit_linear(model.config, data, data.training_statistics(model.config)), fitted_on
+
+
+def _outside_range(model, batch, trajectories) -> dict[str, float]:
+    """Per input: fraction of the simulated rows (states as simulated, external inputs as recorded) outside
+    the model's training range."""
+    L = model.config.sequence_length
+    rows = batch.inputs[:, L:].clone()  # (S, H, n_inputs)
+    for i, f in enumerate(model.config.inputs):
+        if f.name in trajectories.simulated:
+            rows[..., i] = trajectories.simulated[f.name]
+    fractions = model.outside_training_range(rows[batch.valid]).tolist()
+    return {f.name: fractions[i] for i, f in enumerate(model.config.inputs)}
+
+
+def _plots(out: Path, model, batch, trajectories, episode_ids: list[int], label: str) -> None:
+    from learnsim.track.plots import error_vs_horizon, rollout_traces
+
+    error_vs_horizon(trajectories, out / "error_vs_horizon.png", f"{label}: RMSE vs horizon")
+    labels = [f"episode {e}" for e in episode_ids[:3]]
+    rollout_traces(trajectories, out / "trajectories.png", f"{label}: free run vs recording", 3, labels)

@@ -1,0 +1,86 @@
+"""The default recipe: what a run config leaves open is filled in from the training data, so a config that
+names only the dataset and the features trains well with no expert knowledge.
+
+``resolve(config, dataset, train_segments)`` returns the config with every open field set: the model's
+``dt`` (the dataset's), each derivative relation's integration weight (estimated from the recorded data),
+the step budget, evaluation cadence, learning-rate schedule, rollout horizon and selection. The resolved
+config is what the run saves as ``config.yaml``, so a run directory always says what was trained. Only the
+training split is read: validation and test data never shape the recipe.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from learnsim.errors import ConfigError
+from learnsim.features import wrap_angle
+
+# Relative difference between a config's dt and the dataset's that still counts as the same time step
+# (timestamps written with a few significant digits).
+DT_TOLERANCE = 1e-6
+
+
+def resolve_dt(model_config, dataset) -> float:
+    """The model's time step: the dataset's when the config gives none; a clear error when they differ."""
+    if model_config.dt is None:
+        return dataset.dt
+    if abs(model_config.dt - dataset.dt) > DT_TOLERANCE * dataset.dt:
+        raise ConfigError(
+            f"model.dt is {model_config.dt:g} s but dataset {dataset.source} is sampled every {dataset.dt:g} s; "
+            "leave model.dt out (it is taken from the data) or resample the data"
+        )
+    return model_config.dt
+
+
+def estimate_integration(values: np.ndarray, parent: np.ndarray, dt: float, bounds, angle: bool) -> float:
+    """The weight w in x[k] - x[k-1] = dt * (w * p[k] + (1 - w) * p[k-1]) that fits recorded x (``values``)
+    and its parent p best (least squares over every episode), clipped to [0, 1] and rounded to 4 digits.
+    1 when the parent never changes (nothing to estimate)."""
+    numerator = denominator = 0.0
+    for start, end in bounds:
+        x, p = values[start:end], parent[start:end]
+        moved = np.diff(x)
+        moved = wrap_angle(moved) if angle else moved
+        change = np.diff(p)
+        residual = moved / dt - p[:-1]  # what the old value alone does not explain
+        numerator += float(np.dot(residual, change))
+        denominator += float(np.dot(change, change))
+    if denominator == 0 or not math.isfinite(numerator):
+        return 1.0
+    return round(min(max(numerator / denominator, 0.0), 1.0), 4)
+
+
+def resolve_features(model_config, dataset, bounds) -> dict:
+    """``inputs`` and ``outputs`` with every open integration weight of a derivative relation between two
+    recorded columns estimated from ``bounds`` (the training segments)."""
+    schema = model_config.schema
+    resolved = []
+    for f in model_config.inputs:
+        parent = schema.feature(f.parent) if f.parent else None
+        recorded = parent is not None and parent.column in dataset.columns and f.column in dataset.columns
+        if f.relation == "derivative" and f.integration is None and recorded and parent.kind == "input":
+            weight = estimate_integration(
+                dataset.columns[f.column],
+                dataset.columns[parent.column],
+                dataset.dt,
+                bounds,
+                schema.is_angle(f.name),
+            )
+            f = f.model_copy(update={"integration": weight})
+        resolved.append(f)
+    return {"inputs": resolved, "outputs": list(model_config.outputs)}
+
+
+def resolve(config, run_data):
+    """``config`` with everything it leaves open filled in from the training data (``run_data``: the
+    datasets and the split). Idempotent: a resolved config comes back unchanged."""
+    dataset, train_segments = run_data.dataset, run_data.data.split.train
+    model = config.model
+    fields = (
+        model.model_dump()
+        | {"dt": resolve_dt(model, dataset)}
+        | resolve_features(model, dataset, train_segments)
+    )
+    return config.model_copy(update={"model": type(model).model_validate(fields)})
