@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -174,12 +174,16 @@ class SimulationResult:
 
     inputs[name]: (B, sequence_length + horizon, 1), history rows first.
     outputs[name]: (B, horizon, 1); outputs row k belongs to inputs row sequence_length + k.
+    outside_training_range[name]: fraction of the simulated rows (states as simulated, external inputs as
+    given) where an input is outside the range the model was trained on; far outside it, no model is
+    trustworthy.
     """
 
     inputs: dict[str, torch.Tensor]
     outputs: dict[str, torch.Tensor]
     dt: float
     sequence_length: int
+    outside_training_range: dict[str, float] = field(default_factory=dict)
 
     def to_dataframe(self):
         """Long table (pandas): one row per (batch, step) with ``time`` in seconds; outputs are NaN on history rows."""
@@ -251,11 +255,14 @@ def simulate(
         derived_init = torch.stack(last, dim=1)
     with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
         inputs, outputs = rollout(model, series[:, :L], series, horizon, derived_init)
+    with torch.no_grad():
+        outside = model.outside_training_range(inputs[:, L:]).tolist()
     return SimulationResult(
         inputs={f.name: inputs[..., i : i + 1] for i, f in enumerate(schema.inputs)},
         outputs={f.name: outputs[..., i : i + 1] for i, f in enumerate(model.config.outputs)},
         dt=model.config.dt,
         sequence_length=L,
+        outside_training_range={f.name: outside[i] for i, f in enumerate(schema.inputs)},
     )
 
 

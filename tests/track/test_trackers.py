@@ -19,6 +19,7 @@ def small_run(tmp_path, trackers, iters=40, loggers=None, eval_fn=None, name="ru
         log_every=10,
         train_batch_size=64,
         trackers=trackers,
+        rollout=None,  # one-step training: the train category holds exactly loss and lr
     )
     config = RunConfig(
         dataset="osc",

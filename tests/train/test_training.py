@@ -35,6 +35,8 @@ def fast_training(**overrides) -> TrainingConfig:
         lr_scheduler=None,
         optimizer={"lr": 3e-3},
         eval_horizon=100,
+        checkpoint_type="single_step",  # these tests exercise the one-step engine
+        rollout=None,
     )
     return TrainingConfig(**{**fields, **overrides})
 

@@ -21,7 +21,18 @@ def tiny(training: dict, model=None, dataset="osc"):
     base = MLPConfig(
         **example_features("oscillator"), dt=0.01, sequence_length=4, hidden_layers=1, hidden_size=16
     )
-    fields = {"training_iters": 30, "eval_every": 15, "train_batch_size": 128, "trackers": [], **training}
+    one_step = {
+        "rollout": None,
+        "checkpoint_type": "single_step",
+    }  # the options below, on the one-step engine
+    fields = {
+        "training_iters": 30,
+        "eval_every": 15,
+        "train_batch_size": 128,
+        "trackers": [],
+        **one_step,
+        **training,
+    }
     return RunConfig(dataset=dataset, model=model or base, training=TrainingConfig(**fields))
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
+
+from learnsim.data.examples import SYSTEMS
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -44,18 +47,24 @@ def import_(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+SystemName = Enum("SystemName", {name: name for name in SYSTEMS}, type=str)
+
+
 @app.command("example")
 def example(
-    system: str = typer.Option("oscillator", help="oscillator or pendulum."),
+    system: SystemName = typer.Option(
+        "oscillator", help="Which system: " + "; ".join(f"{k}: {v}" for k, v in SYSTEMS.items())
+    ),
     name: str = typer.Option(None, help="Dataset name (default: the system's name)."),
-    episodes: int = typer.Option(64, min=1),
-    steps: int = typer.Option(500, min=2),
-    seed: int = typer.Option(0),
+    episodes: int = typer.Option(None, min=1, help="Episodes (default: the system's own)."),
+    steps: int = typer.Option(None, min=2, help="Rows per episode (default: the system's own)."),
+    seed: int = typer.Option(0, help="Seed of the excitation and initial states."),
 ):
     """Generate a built-in example system's trajectories and save them."""
     from learnsim.data.examples import example_dataset
     from learnsim.store.datasets import save_dataset
 
+    system = system.value
     meta = save_dataset(name or system, example_dataset(system, episodes, steps, seed=seed))
     _console().print(
         f"saved [bold]{meta['name']}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episodes"

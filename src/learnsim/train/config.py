@@ -117,7 +117,9 @@ class RolloutConfig(_Strict):
 class TrainingConfig(_Strict):
     """How to train: steps, batches, splits, optimisation, evaluation, checkpoints."""
 
-    training_iters: int = Field(default=3000, ge=1, description="Optimizer steps.")
+    training_iters: int | None = Field(
+        default=None, ge=1, description="Optimizer steps; null: scaled from the training data (the recipe)."
+    )
     train_batch_size: int = Field(default=1024, ge=1, description="Windows per step.")
     train_val_split_ratio: float = Field(
         default=0.9, gt=0, lt=1, description="Fraction of non-test data (episodes or rows) used for training."
@@ -125,9 +127,10 @@ class TrainingConfig(_Strict):
     test_dataset_size: int | float = Field(
         default=0.1, ge=0, description="Test hold-out: rows (int) or a fraction of all rows (float < 1)."
     )
-    checkpoint_type: Literal["single_step", "multi_step"] = Field(
-        default="single_step",
-        description="Best checkpoint by one-step validation loss, or by free-run rollout error (needs states).",
+    checkpoint_type: Literal["single_step", "multi_step"] | None = Field(
+        default=None,
+        description="Best checkpoint by one-step validation loss, or by free-run error over selection_horizons "
+        "(needs states); null: multi_step when the model has states.",
     )
     optimizer: OptimizerConfig = Field(default_factory=AdamWConfig, description="Optimizer.")
     lr_scheduler: SchedulerConfig | None = Field(
@@ -150,7 +153,11 @@ class TrainingConfig(_Strict):
     loss_weights: dict[str, float] = Field(
         default_factory=dict, description="Per-output loss weight by output name (default 1)."
     )
-    eval_every: int = Field(default=500, ge=1, description="Validate (one-step and rollout) every N steps.")
+    eval_every: int | None = Field(
+        default=None,
+        ge=1,
+        description="Validate (one-step and rollout) every N steps; null: 20 times per run.",
+    )
     eval_horizon: int = Field(
         default=1000,
         ge=1,
@@ -166,7 +173,11 @@ class TrainingConfig(_Strict):
         default=16384, ge=1, description="Max windows for one-step validation metrics."
     )
     log_every: int = Field(default=50, ge=1, description="Log training loss every N steps.")
-    save_every: int = Field(default=500, ge=1, description="Write a resumable checkpoint every N steps.")
+    save_every: int | None = Field(
+        default=None,
+        ge=1,
+        description="Write a resumable checkpoint every N steps; null: at every evaluation.",
+    )
     early_stop_patience: int | None = Field(
         default=None, ge=1, description="Stop after N evaluations without improvement, or null."
     )
@@ -176,7 +187,8 @@ class TrainingConfig(_Strict):
         description="Experiment trackers; null: MLflow when installed (JSON lines are always written).",
     )
     rollout: RolloutConfig | None = Field(
-        default=None, description="Multi-step (free-run) training; null: one-step training only."
+        default_factory=RolloutConfig,
+        description="Multi-step (free-run) training, on by default for models with states; null: one-step only.",
     )
 
     @field_validator("device")
@@ -202,6 +214,13 @@ class TrainingConfig(_Strict):
         if bad:
             raise ValueError(f"selection horizons must be >= 1 or 'full', got {bad}")
         return horizons
+
+    @model_validator(mode="after")
+    def _schedule_fits(self):
+        scheduler = self.lr_scheduler
+        if getattr(scheduler, "type", None) == "cosine_decay_with_warmup" and self.training_iters is not None:
+            scheduler.resolved(self.training_iters)  # raises when warmup would not end before the decay
+        return self
 
     @field_validator("loss_weights")
     @classmethod

@@ -89,18 +89,34 @@ class CosineDecayWithWarmupConfig(_Strict):
     """Linear warmup to max_lr over warmup_iters, cosine decay to min_lr at decay_iters, then flat."""
 
     type: Literal["cosine_decay_with_warmup"] = "cosine_decay_with_warmup"
-    max_lr: float = Field(default=3e-4, gt=0, description="Peak learning rate.")
-    min_lr: float = Field(default=3e-5, ge=0, description="Final learning rate.")
-    warmup_iters: int = Field(default=200, ge=0, description="Steps of linear warmup.")
-    decay_iters: int = Field(default=3000, ge=1, description="Step at which decay reaches min_lr.")
+    max_lr: float = Field(default=2e-3, gt=0, description="Peak learning rate.")
+    min_lr: float = Field(default=2e-5, ge=0, description="Final learning rate.")
+    warmup_iters: int | None = Field(
+        default=None, ge=0, description="Steps of linear warmup; null: a tenth of training, at most 200."
+    )
+    decay_iters: int | None = Field(
+        default=None, ge=1, description="Step at which decay reaches min_lr; null: the last training step."
+    )
 
     @model_validator(mode="after")
     def _ordered(self):
         if self.min_lr > self.max_lr:
             raise ValueError(f"min_lr ({self.min_lr}) must be <= max_lr ({self.max_lr})")
-        if self.warmup_iters >= self.decay_iters:
+        if (
+            self.warmup_iters is not None
+            and self.decay_iters is not None
+            and self.warmup_iters >= self.decay_iters
+        ):
             raise ValueError(f"warmup_iters ({self.warmup_iters}) must be < decay_iters ({self.decay_iters})")
         return self
+
+    def resolved(self, training_iters: int) -> CosineDecayWithWarmupConfig:
+        """This schedule with open lengths set for a run of ``training_iters`` steps."""
+        decay = self.decay_iters or training_iters
+        warmup = self.warmup_iters if self.warmup_iters is not None else min(200, decay // 10)
+        if warmup >= decay:
+            raise ValueError(f"warmup_iters ({warmup}) must be < decay_iters ({decay}, the training_iters)")
+        return self.model_copy(update={"warmup_iters": warmup, "decay_iters": decay})
 
     def build(self, optimizer):
         import torch

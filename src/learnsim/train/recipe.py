@@ -73,6 +73,33 @@ def resolve_features(model_config, dataset, bounds) -> dict:
     return {"inputs": resolved, "outputs": list(model_config.outputs)}
 
 
+MIN_STEPS, MAX_STEPS = 2000, 30000
+
+
+def training_budget(train_rows: int) -> int:
+    """Optimizer steps for ``train_rows`` training rows: one step per two rows, in thousands, between
+    MIN_STEPS and MAX_STEPS (more data holds more to learn)."""
+    return int(min(max(round(train_rows / 2000) * 1000, MIN_STEPS), MAX_STEPS))
+
+
+def resolve_training(training, model_config, train_rows: int):
+    """The training config with its open fields set: budget, selection, evaluation cadence, schedule."""
+    has_states = bool(model_config.schema.states)
+    iters = training.training_iters or training_budget(train_rows)
+    every = training.eval_every or max(iters // 20, 1)
+    updates = {
+        "training_iters": iters,
+        "checkpoint_type": training.checkpoint_type or ("multi_step" if has_states else "single_step"),
+        "eval_every": every,
+        "save_every": training.save_every or every,
+    }
+    if not has_states:  # nothing is fed back, so there is nothing to roll out
+        updates["rollout"] = None
+    if hasattr(training.lr_scheduler, "resolved"):
+        updates["lr_scheduler"] = training.lr_scheduler.resolved(iters)
+    return training.model_copy(update=updates)
+
+
 def resolve(config, run_data):
     """``config`` with everything it leaves open filled in from the training data (``run_data``: the
     datasets and the split). Idempotent: a resolved config comes back unchanged."""
@@ -83,4 +110,7 @@ def resolve(config, run_data):
         | {"dt": resolve_dt(model, dataset)}
         | resolve_features(model, dataset, train_segments)
     )
-    return config.model_copy(update={"model": type(model).model_validate(fields)})
+    model = type(model).model_validate(fields)
+    train_rows = sum(end - start for start, end in train_segments)
+    training = resolve_training(config.training, model, train_rows)
+    return config.model_copy(update={"model": model, "training": training})

@@ -1,0 +1,85 @@
+"""learnsim evaluate: the protocol on a stored model, from the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import onyx_config
+
+from learnsim import example_dataset, save_dataset
+from learnsim.train import RunConfig, TrainingConfig, train
+
+
+@pytest.fixture
+def trained(isolated_home, tmp_path):
+    save_dataset("osc", example_dataset("oscillator", episodes=8, steps=150))
+    training = TrainingConfig(
+        training_iters=30,
+        eval_every=15,
+        train_batch_size=128,
+        trackers=[],
+        rollout={"horizons": [4], "start_iters": [0]},
+    )
+    config = RunConfig(
+        dataset="osc",
+        model_name="m",
+        model=onyx_config(sequence_length=4, hidden_layers=1, hidden_size=16),
+        training=training,
+    )
+    train(config, tmp_path / "run", monitor=False)
+    return isolated_home
+
+
+def run(*args, home):
+    env = {**os.environ, "LEARNSIM_HOME": str(home), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "learnsim", *args], env=env, capture_output=True, text=True)
+
+
+def test_evaluate_prints_every_horizon_beside_the_baselines_and_writes_json(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    result = run(
+        "evaluate",
+        "m",
+        "--dataset",
+        "osc",
+        "--horizons",
+        "1,10,full",
+        "--warmup",
+        "6",
+        "--out",
+        str(tmp_path / "ev"),
+        "--plot",
+        home=trained,
+    )
+    assert result.returncode == 0, result.stderr
+    for text in ("h=1", "h=10", "h=full", "hold last state", "linear model", "position", "outside range"):
+        assert text in result.stdout
+    evaluation = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert (
+        evaluation["episodes"] == 8
+        and evaluation["warmup"] == 6
+        and evaluation["horizons"] == [1, 10, "full"]
+    )
+    metrics = evaluation["metrics"]
+    assert metrics["horizon"] == 150 - 6
+    assert 0 < metrics["nrmse@1"] < metrics["nrmse@full"] < metrics["hold/nrmse@full"]
+    assert {"skill_vs_hold@full", "skill_vs_linear@full", "fit/position"} <= set(metrics)
+    assert "training split" in evaluation["linear_fitted_on"]  # found through the model's lineage
+    assert set(evaluation["outside_training_range"]) == {"velocity", "position", "control_input"}
+    assert (tmp_path / "ev" / "error_vs_horizon.png").is_file() and (
+        tmp_path / "ev" / "trajectories.png"
+    ).is_file()
+
+
+def test_evaluate_bad_input_is_one_paragraph(trained):
+    for args, message in (
+        (["--horizons", "1,0"], "horizon '0' must be an integer >= 1 or 'full'"),
+        (["--episodes", "99"], "no episode(s) [99]"),
+        (["--warmup", "200"], "shorter than 201 rows"),
+    ):
+        result = run("evaluate", "m", "--dataset", "osc", *args, home=trained)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (
+            result.stderr
+        )

@@ -1,0 +1,66 @@
+"""The recipe fills what a config leaves open, from the training data only."""
+
+import numpy as np
+import pytest
+from helpers import onyx_config
+
+from learnsim import ConfigError, Input, MLPConfig, Output, example_dataset, example_features
+from learnsim.data.examples import arm
+from learnsim.train.recipe import estimate_integration, resolve_dt, resolve_features
+
+
+@pytest.mark.parametrize(
+    "system, substeps", [("oscillator", 1), ("friction", 10), ("cartpole", 5), ("arm", arm.SUBSTEPS)]
+)
+def test_integration_weight_estimated_from_frame_skip_data(system, substeps):
+    """A simulator taking k substeps per recorded row moves positions by w = (k + 1) / 2k of the new velocity
+    (exact for constant acceleration over the row; the estimate sees real, varying accelerations)."""
+    dataset = example_dataset(system, episodes=4, steps=200)
+    config = MLPConfig(**example_features(system), dt=dataset.dt)
+    resolved = {
+        f.name: f.integration for f in resolve_features(config, dataset, dataset.episode_bounds())["inputs"]
+    }
+    positions = [
+        f.name
+        for f in config.inputs
+        if f.relation == "derivative" and config.schema.feature(f.parent).kind == "input"
+    ]
+    for name in positions:
+        assert resolved[name] == pytest.approx((substeps + 1) / (2 * substeps), abs=0.02), name
+    velocities = [f.name for f in config.inputs if f.relation == "derivative" and f.name not in positions]
+    assert all(resolved[name] is None for name in velocities)  # their parents are predicted outputs
+
+
+def test_an_explicit_integration_weight_is_kept():
+    dataset = example_dataset("friction", episodes=2, steps=100)
+    features = example_features("friction")
+    features["inputs"][1] = Input("x", parent="v", relation="derivative", integration=0.5)
+    config = MLPConfig(**features, dt=dataset.dt)
+    assert resolve_features(config, dataset, dataset.episode_bounds())["inputs"][1].integration == 0.5
+
+
+def test_estimate_is_exact_on_synthetic_rows():
+    rng = np.random.default_rng(0)
+    velocity = np.cumsum(rng.normal(size=500))
+    position = np.concatenate([[0.0], np.cumsum(0.1 * (0.7 * velocity[1:] + 0.3 * velocity[:-1]))])
+    assert estimate_integration(position, velocity, 0.1, [(0, 500)], angle=False) == pytest.approx(0.7)
+    assert (
+        estimate_integration(position, np.zeros(500), 0.1, [(0, 500)], angle=False) == 1.0
+    )  # nothing to fit
+
+
+def test_dt_comes_from_the_data_and_a_different_dt_is_an_error():
+    dataset = example_dataset("oscillator", episodes=2, steps=20)
+    assert resolve_dt(onyx_config(dt=None), dataset) == 0.01
+    assert resolve_dt(onyx_config(dt=0.01 * (1 + 1e-9)), dataset) == pytest.approx(0.01)
+    with pytest.raises(
+        ConfigError, match=r"model.dt is 0.02 s but dataset example:oscillator is sampled every 0.01 s"
+    ):
+        resolve_dt(onyx_config(dt=0.02), dataset)
+
+
+def test_a_model_without_dt_cannot_be_built_outside_training():
+    from learnsim.models import model_from_config
+
+    with pytest.raises(ConfigError, match="model.dt is not set"):
+        model_from_config(MLPConfig(outputs=[Output("y")], inputs=[Input("u")]))
