@@ -31,6 +31,8 @@ def quickstart_config(training_iters: int = 2000, dataset: str = "oscillator") -
             sequence_length=8,
             hidden_layers=3,
             hidden_size=64,
+            activation="relu",
+            linear_skip=False,
         ),
         training=TrainingConfig(
             training_iters=training_iters,
@@ -44,6 +46,8 @@ def quickstart_config(training_iters: int = 2000, dataset: str = "oscillator") -
             ),
             eval_every=max(training_iters // 4, 1),
             save_every=max(training_iters // 4, 1),
+            checkpoint_type="single_step",
+            rollout=None,
         ),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import Discriminator, Tag, TypeAdapter
 
 from learnsim.errors import ConfigError
 from learnsim.models.linear import Linear, LinearConfig
@@ -24,9 +24,17 @@ MODEL_FAMILIES = {
     "ssm": (SSMConfig, SSM),
 }
 
+DEFAULT_FAMILY = "mlp"
+
+
+def _family_of(value) -> str | None:
+    return value.get("type", DEFAULT_FAMILY) if isinstance(value, dict) else getattr(value, "type", None)
+
+
+# A config without `type` is the default family's: a minimal config names only features.
 ModelConfig = Annotated[
-    Union[tuple(config for config, _ in MODEL_FAMILIES.values())],  # noqa: UP007 (built from the registry)
-    Field(discriminator="type"),
+    Union[tuple(Annotated[config, Tag(tag)] for tag, (config, _) in MODEL_FAMILIES.items())],  # noqa: UP007
+    Discriminator(_family_of),
 ]
 _MODEL_CONFIG_ADAPTER = TypeAdapter(ModelConfig)
 

@@ -20,7 +20,10 @@ class ModelConfigBase(BaseModel):
         description="Time step of the data and of simulation, in seconds; null: the dataset's.",
     )
     sequence_length: int = Field(
-        default=1, ge=1, le=4096, description="History window length (time steps) the model sees."
+        default=16,
+        ge=1,
+        le=4096,
+        description="History window length (time steps) the model sees (a state-space model's encoder window).",
     )
 
     @model_validator(mode="after")

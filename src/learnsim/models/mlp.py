@@ -18,15 +18,18 @@ class MLPConfig(ModelConfigBase):
 
     type: Literal["mlp"] = "mlp"
     hidden_layers: int = Field(default=2, ge=1, le=32, description="Number of hidden layers.")
-    hidden_size: int = Field(default=64, ge=1, le=16384, description="Width of each hidden layer.")
-    activation: Literal[tuple(ACTIVATIONS)] = Field(default="relu", description="Hidden activation.")
+    hidden_size: int = Field(default=128, ge=1, le=16384, description="Width of each hidden layer.")
+    activation: Literal[tuple(ACTIVATIONS)] = Field(
+        default="silu",
+        description="Hidden activation (silu: it does not saturate, so free runs that leave the training range "
+        "keep the nonlinearity's shape).",
+    )
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout after each hidden activation.")
     bias: bool = Field(default=True, description="Use biases in linear layers.")
     linear_skip: bool = Field(
-        default=False,
+        default=True,
         description="Add a linear map of the window to the output (a residual net): linear dynamics are captured "
-        "exactly and the hidden layers model what is nonlinear. Training starts it from the least-squares "
-        "linear model, with the hidden layers' contribution at zero.",
+        "exactly and the hidden layers model what is nonlinear.",
     )
     extrapolation: Literal["network", "linear"] = Field(
         default="network",

@@ -103,6 +103,7 @@ def run_silverbox(
 
     import torch
 
+    from learnsim.config_io import read_yaml_mapping
     from learnsim.data.dataset import Dataset
     from learnsim.durable import write_json
     from learnsim.store.datasets import save_dataset
@@ -111,7 +112,10 @@ def run_silverbox(
 
     started = time.perf_counter()
     signals = load_silverbox(data)
-    config = load_run_config(config_path or default_config(), overrides)
+    data = read_yaml_mapping(config_path or default_config(), "dataset, model and training sections")
+    # the protocol's test sets are separate recordings: the estimation data is for training and validation
+    data.setdefault("training", {}).setdefault("test_dataset_size", 0)
+    config = load_run_config(data=data, overrides=overrides)
     name, _ = parse_reference(config.dataset)
     a, b = TRAIN
     meta = save_dataset(

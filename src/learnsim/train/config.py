@@ -39,7 +39,7 @@ class RolloutConfig(_Strict):
     max_horizon: int | None = Field(
         default=None,
         ge=1,
-        description="Automatic curriculum's last horizon; null: min(256, training segment).",
+        description="Automatic curriculum's last horizon; null: min(64, training segment).",
     )
     curriculum_fraction: float = Field(
         default=0.5,
@@ -54,7 +54,7 @@ class RolloutConfig(_Strict):
         "so long horizons do not drown out short ones).",
     )
     one_step_weight: float = Field(
-        default=0.0,
+        default=1.0,
         ge=0,
         description="Weight of a teacher-forced one-step loss on train_batch_size windows added at every "
         "rollout step (same scale as the rollout loss).",
@@ -138,7 +138,7 @@ class TrainingConfig(_Strict):
     )
     seed: int = Field(default=0, ge=0, description="Seed of weights, split and batch sampling.")
     start_from_linear_fit: bool = Field(
-        default=True,
+        default=False,
         description="Models with a linear part (linear, MLP with linear_skip) start as the least-squares "
         "linear model of the training windows, and their nonlinear part learns the residual.",
     )

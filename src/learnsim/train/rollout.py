@@ -18,6 +18,10 @@ from learnsim.features import wrap_where
 from learnsim.simulate import rollout
 from learnsim.train.losses import elementwise
 
+# The automatic curriculum's last horizon. Measured on the arm: 64 and 256 give the same free-run accuracy
+# (full-episode nRMSE 0.655 vs 0.672 at 3000 steps) at a quarter of the cost per step.
+DEFAULT_MAX_HORIZON = 64
+
 # Floor of the balanced (log) loss, in squared normalised units: errors below 1e-3 of a feature's scale stop
 # gaining weight, so a near-perfect early step cannot dominate the gradient.
 BALANCED_FLOOR = 1e-6
@@ -47,7 +51,7 @@ class Curriculum:
             self.horizons = [min(h, longest_possible) for h in config.horizons]
             self.start_iters = list(config.start_iters)
         else:
-            top = min(config.max_horizon or 256, longest_possible)
+            top = min(config.max_horizon or DEFAULT_MAX_HORIZON, longest_possible)
             horizons = [1]
             while horizons[-1] < top:
                 horizons.append(min(horizons[-1] * 2, top))

@@ -39,10 +39,12 @@ def example_dataset(
     steps: int | None = None,
     dt: float | None = None,
     seed: int = 0,
+    scale: float = 1.0,
 ):
     """A ``Dataset`` of ``episodes`` trajectories of ``steps`` rows of an example system (defaults: the
     system's own), with episode and time columns. Row k holds the acceleration that took row k - 1 to row k
-    (the target convention of ``learnsim.data.windows``) and the input applied from row k on."""
+    (the target convention of ``learnsim.data.windows``) and the input applied from row k on. ``scale``
+    multiplies the random excitation (e.g. 2: test data that leaves a scale-1 model's training range)."""
     import numpy as np
 
     from learnsim.data.dataset import Dataset
@@ -51,10 +53,11 @@ def example_dataset(
     episodes = episodes or module.DEFAULTS["episodes"]
     steps = steps or module.DEFAULTS["steps"]
     dt = dt or module.DEFAULTS["dt"]
-    columns = module.generate(np.random.default_rng(seed), episodes, steps, dt)
+    columns = module.generate(np.random.default_rng(seed), episodes, steps, dt, scale)
     episode = np.repeat(np.arange(episodes), steps)
     time = np.tile(np.arange(steps) * dt, episodes)
-    return Dataset(columns, dt, episode, time, source=f"example:{system}")
+    source = f"example:{system}" if scale == 1.0 else f"example:{system}(scale {scale:g})"
+    return Dataset(columns, dt, episode, time, source=source)
 
 
 def example_features(system: str = "oscillator") -> dict:

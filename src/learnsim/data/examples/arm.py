@@ -48,9 +48,11 @@ def acceleration(q: np.ndarray, qd: np.ndarray, tau: np.ndarray) -> np.ndarray:
     )
 
 
-def generate(rng: np.random.Generator, episodes: int, steps: int, dt: float) -> dict[str, np.ndarray]:
+def generate(
+    rng: np.random.Generator, episodes: int, steps: int, dt: float, scale: float = 1.0
+) -> dict[str, np.ndarray]:
     frames = steps + 1
-    noise = np.stack([excitation(rng, episodes, frames, dt, amplitude=a) for a in (8.0, 3.0)], axis=2)
+    noise = np.stack([excitation(rng, episodes, frames, dt, amplitude=a * scale) for a in (8.0, 3.0)], axis=2)
     targets = setpoints(rng, episodes, frames, dt, low=[-np.pi, -2.5], high=[np.pi, 2.5])
     closed = closed_loop_mask(rng, episodes, 0.5)[:, None]
     q0 = np.stack([rng.uniform(-np.pi, np.pi, episodes), rng.uniform(-2.5, 2.5, episodes)], axis=1)

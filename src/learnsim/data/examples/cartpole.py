@@ -33,9 +33,11 @@ def acceleration(q: np.ndarray, qd: np.ndarray, force: np.ndarray) -> np.ndarray
     return np.stack([x_acc, theta_acc], axis=1)
 
 
-def generate(rng: np.random.Generator, episodes: int, steps: int, dt: float) -> dict[str, np.ndarray]:
+def generate(
+    rng: np.random.Generator, episodes: int, steps: int, dt: float, scale: float = 1.0
+) -> dict[str, np.ndarray]:
     frames = steps + 1
-    push = excitation(rng, episodes, frames, dt, amplitude=6.0)
+    push = excitation(rng, episodes, frames, dt, amplitude=6.0 * scale)
     targets = setpoints(rng, episodes, frames, dt, low=[-1.0], high=[1.0])[..., 0]
     stiffness, damping = rng.uniform(4.0, 15.0, episodes), rng.uniform(2.0, 6.0, episodes)
     q0 = np.stack([rng.uniform(-0.5, 0.5, episodes), rng.uniform(-np.pi, np.pi, episodes)], axis=1)

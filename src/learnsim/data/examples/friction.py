@@ -26,8 +26,10 @@ def acceleration(x: np.ndarray, v: np.ndarray, force: np.ndarray) -> np.ndarray:
     return force - SPRING * x - COULOMB * np.tanh(v / 0.005) - VISCOUS * v - contact
 
 
-def generate(rng: np.random.Generator, episodes: int, steps: int, dt: float) -> dict[str, np.ndarray]:
-    force = excitation(rng, episodes, steps + 1, dt, amplitude=9.0)
+def generate(
+    rng: np.random.Generator, episodes: int, steps: int, dt: float, scale: float = 1.0
+) -> dict[str, np.ndarray]:
+    force = excitation(rng, episodes, steps + 1, dt, amplitude=9.0 * scale)
     x0, v0 = rng.uniform(-0.3, 0.25, (episodes, 1)), np.zeros((episodes, 1))
     rows = record(acceleration, open_loop(force[..., None]), x0, v0, steps, dt, SUBSTEPS)
     return flatten(rows, {"q": ["x"], "v": ["v"], "a": ["a"], "u": ["force"]})

@@ -11,8 +11,10 @@ from learnsim.features import Input, Output
 DEFAULTS = {"episodes": 64, "steps": 500, "dt": 0.01}
 
 
-def generate(rng: np.random.Generator, episodes: int, steps: int, dt: float) -> dict[str, np.ndarray]:
-    u = excitation(rng, episodes, steps + 1, dt, amplitude=6.0)
+def generate(
+    rng: np.random.Generator, episodes: int, steps: int, dt: float, scale: float = 1.0
+) -> dict[str, np.ndarray]:
+    u = excitation(rng, episodes, steps + 1, dt, amplitude=6.0 * scale)
     theta, omega = rng.uniform(-np.pi, np.pi, (episodes, 1)), rng.uniform(-2, 2, (episodes, 1))
 
     def acceleration(theta, omega, u):

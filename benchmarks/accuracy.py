@@ -1,0 +1,237 @@
+"""Free-run accuracy of learnsim's default recipe against one-step training and the 0.1 rollout recipe, on
+every example system and on Silverbox, beside the hold-last-state and linear baselines.
+
+Each example system gets one dataset (seed 100, the system's default size) split by episode: 70% train,
+15% validation, 15% test. Silverbox follows its protocol: train on the estimation data, free-run the
+multisine test set from its first 50 measured outputs. Every method trains with the same step budget and
+seeds; the test set is scored with the evaluation protocol: nRMSE (RMSE / spread of the recording) over the
+first 1, 10, 50 and all simulated steps, averaged over the simulated states.
+
+- one-step: the Onyx Engine default: MLP 3x64 ReLU over 8 rows, one-step loss, best by validation loss.
+- rollout 0.1: learnsim 0.1's recipe: MLP 2x128 SiLU with a linear skip over 16 rows, horizon curriculum
+  doubling to 256 with fewer sequences as it grows, no one-step term, best by full-horizon error.
+- default: a run config that names only the features; the rest is the default recipe.
+
+Runs go to worker processes with one thread each (two torch processes with two threads each on two cores
+slow each other down); the table gives mean and half the range over seeds, and every run is appended to
+``--out`` as a JSON line.
+
+    python benchmarks/accuracy.py [--systems arm,cartpole,friction,oscillator,pendulum,silverbox]
+        [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
+HORIZONS = ("1", "10", "50", "full")
+METHODS = ("one-step", "rollout-0.1", "default")
+
+
+def method_fields(method: str) -> tuple[dict, dict]:
+    """(model fields, training fields) a method adds to the features; the default adds nothing."""
+    if method == "one-step":
+        model = {
+            "sequence_length": 8,
+            "hidden_layers": 3,
+            "hidden_size": 64,
+            "activation": "relu",
+            "linear_skip": False,
+        }
+        return model, {"checkpoint_type": "single_step", "rollout": None}
+    if method == "rollout-0.1":
+        model = {
+            "sequence_length": 16,
+            "hidden_layers": 2,
+            "hidden_size": 128,
+            "activation": "silu",
+            "linear_skip": True,
+        }
+        rollout = {"batch_size": "per_horizon", "one_step_weight": 0.0, "max_horizon": 256}
+        return model, {"checkpoint_type": "multi_step", "selection_horizons": ["full"], "rollout": rollout}
+    return {}, {}
+
+
+def run_example(system: str, method: str, seed: int, iters: int) -> dict:
+    """Train and score one method on one example system (in a fresh store)."""
+    from learnsim import example_dataset, example_features, save_dataset
+    from learnsim.models import MLPConfig
+    from learnsim.train import RunConfig, TrainingConfig, train
+
+    save_dataset("data", example_dataset(system, seed=100))
+    model_fields, training_fields = method_fields(method)
+    model = MLPConfig(**example_features(system), **model_fields)
+    training = {
+        "training_iters": iters,
+        "seed": seed,
+        "trackers": [],
+        "train_val_split_ratio": 0.82,
+        "test_dataset_size": 0.15,
+    } | training_fields
+    result = train(RunConfig(dataset="data", model=model, training=TrainingConfig(**training)), monitor=False)
+    return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
+
+
+def run_silverbox(method: str, seed: int, iters: int) -> dict:
+    """Train on the Silverbox estimation data; score the multisine test set from its first 50 outputs."""
+    from learnsim.data.dataset import Dataset
+    from learnsim.evaluate.model import evaluate_model
+    from learnsim.protocols import silverbox
+    from learnsim.store.datasets import save_dataset
+    from learnsim.train import RunConfig, TrainingConfig, train
+
+    signals = silverbox.load_silverbox(SILVERBOX)
+    a, b = silverbox.TRAIN
+    save_dataset("silverbox-train", Dataset({"u": signals["u"][a:b], "y": signals["y"][a:b]}, silverbox.DT))
+    start, end = silverbox.TESTS["multisine"]
+    test = Dataset({"u": signals["u"][start:end], "y": signals["y"][start:end]}, silverbox.DT)
+    model_fields, training_fields = method_fields(method)
+    features = {
+        "outputs": [{"name": "dy"}],
+        "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}, {"name": "u"}],
+    }
+    training = {
+        "training_iters": iters,
+        "seed": seed,
+        "trackers": [],
+        "test_dataset_size": 0,
+    } | training_fields
+    config = {
+        "dataset": "silverbox-train",
+        "model": features | model_fields,
+        "training": TrainingConfig(**training),
+    }
+    result = train(RunConfig.model_validate(config), monitor=False)
+    evaluation = evaluate_model(result.model, test, warmup=silverbox.WARMUP, horizons=[1, 10, 50, "full"])
+    metrics = dict(evaluation.metrics)
+    metrics["rmse_mv"] = metrics["rmse@full/y"] * 1000
+    return metrics
+
+
+def worker(job: dict) -> None:
+    """Child process: one run; prints its result as one JSON line."""
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ["LEARNSIM_HOME"] = tempfile.mkdtemp(prefix="learnsim-accuracy-")
+    start = time.perf_counter()
+    if job["system"] == "silverbox":
+        metrics = run_silverbox(job["method"], job["seed"], job["iters"])
+    else:
+        metrics = run_example(job["system"], job["method"], job["seed"], job["iters"])
+    print(json.dumps(job | {"seconds": time.perf_counter() - start, "metrics": metrics}))
+
+
+def launch(job: dict, out: Path) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(job)], capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        record = job | {"error": done.stderr[-2000:]}
+    else:
+        record = json.loads(done.stdout.strip().splitlines()[-1])
+    with open(out, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    return record
+
+
+def spread(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    if len(values) == 1:
+        return f"{mean:.4f}"
+    return f"{mean:.4f}±{(max(values) - min(values)) / 2:.4f}"
+
+
+def table(records: list[dict]) -> str:
+    """One row per system and method (nRMSE at each horizon, mean±half-range over seeds), and per system
+    the two baselines (deterministic: the same test set for every seed)."""
+    lines = [
+        f"{'system':<11} {'method':<12} {'seeds':>5} "
+        + " ".join(f"{'@' + h:>16}" for h in HORIZONS)
+        + f" {'min/run':>8}"
+    ]
+    systems = list(dict.fromkeys(r["system"] for r in records))
+    for system in systems:
+        runs = [r for r in records if r["system"] == system and "metrics" in r]
+        for method in METHODS:
+            mine = [r for r in runs if r["method"] == method]
+            if not mine:
+                continue
+            cells = [spread([r["metrics"][f"nrmse@{h}"] for r in mine]) for h in HORIZONS]
+            minutes = statistics.mean(r["seconds"] for r in mine) / 60
+            extra = (
+                f"   {spread([r['metrics']['rmse_mv'] for r in mine])} mV"
+                if "rmse_mv" in mine[0]["metrics"]
+                else ""
+            )
+            lines.append(
+                f"{system:<11} {method:<12} {len(mine):>5} "
+                + " ".join(f"{c:>16}" for c in cells)
+                + f" {minutes:>8.1f}{extra}"
+            )
+        if runs:
+            for baseline in ("hold", "linear"):
+                values = [runs[0]["metrics"].get(f"{baseline}/nrmse@{h}") for h in HORIZONS]
+                if values[-1] is not None:
+                    lines.append(
+                        f"{system:<11} {baseline + ' (base)':<12} {'':>5} "
+                        + " ".join(f"{v:>16.4f}" for v in values)
+                    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--systems", default="arm,cartpole,friction,oscillator,pendulum,silverbox")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument(
+        "--iters", type=int, default=3000, help="Optimizer steps of every run (the same for all)."
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("accuracy-runs.jsonl"))
+    parser.add_argument("--table", type=Path, nargs="*", help="Only print the table of these result files.")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(json.loads(args.worker))
+    if args.table:
+        records = [json.loads(line) for path in args.table for line in path.read_text().splitlines() if line]
+        return print(table(records))
+    systems = args.systems.split(",")
+    if "silverbox" in systems and not (SILVERBOX / "SNLS80mV.csv").is_file():
+        print(f"Silverbox data not found at {SILVERBOX}; leaving it out.")
+        systems.remove("silverbox")
+    jobs = [
+        {"system": s, "method": m, "seed": int(seed), "iters": args.iters}
+        for s in systems
+        for seed in args.seeds.split(",")
+        for m in args.methods.split(",")
+    ]
+    print(
+        f"{len(jobs)} runs, {args.iters} steps each, {args.workers} workers; results in {args.out}",
+        flush=True,
+    )
+    with ThreadPoolExecutor(args.workers) as pool:
+        records = list(pool.map(lambda job: launch(job, args.out), jobs))
+    for failed in (r for r in records if "error" in r):
+        print(f"FAILED {failed['system']} {failed['method']} seed {failed['seed']}: {failed['error'][-500:]}")
+    print(table(records))
+
+
+if __name__ == "__main__":
+    main()
