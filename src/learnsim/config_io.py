@@ -25,6 +25,9 @@ def format_validation_error(error, data=None) -> str:
     for item in error.errors():
         location = _user_path(item["loc"], data)
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "union_tag_invalid":  # the member is picked by its 'type' field
+            location = [*location, "type"]
+            message = f"unknown type {item['ctx']['tag']!r}; expected one of {item['ctx']['expected_tags']}"
         given = item.get("input")
         shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
         lines.append(f"{'.'.join(location)}: {message}{shown}" if location else f"{message}{shown}")

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from learnsim.errors import FileCorruptError
+
 TEMPORARY_PREFIX = ".tmp-"
 
 
@@ -69,6 +71,21 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, value, *, sort_keys: bool = False) -> Path:
     return write_text(path, json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
+
+
+def read_json(path: str | Path, what: str = "JSON object") -> dict:
+    """The JSON object in ``path``; a missing, unreadable or malformed file is a ``FileCorruptError`` that
+    names it."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise FileCorruptError(f"{path}: missing ({what})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FileCorruptError(f"{path}: not a readable {what} ({error})") from None
+    if not isinstance(value, dict):
+        raise FileCorruptError(f"{path}: expected a JSON object ({what}), got a {type(value).__name__}")
+    return value
 
 
 @contextlib.contextmanager

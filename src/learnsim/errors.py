@@ -41,3 +41,7 @@ class StoreError(LearnsimError):
 
 class TrainingError(LearnsimError):
     """Training stopped: non-finite loss, unusable checkpoint, resume mismatch."""
+
+
+class FileCorruptError(LearnsimError):
+    """A file learnsim reads is missing, truncated, corrupt or tampered with; the message names the file."""

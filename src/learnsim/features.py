@@ -23,14 +23,15 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from learnsim.errors import SchemaError
+from learnsim.strict import StrictModel
 
 Relation = Literal["equal", "delta", "derivative"]
 
 
-class _Feature(BaseModel):
+class _Feature(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, description="Feature name, unique across inputs and outputs.")

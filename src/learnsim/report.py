@@ -12,10 +12,26 @@ from pathlib import Path
 
 import yaml
 
-from learnsim.durable import write_text
+from learnsim.config_io import read_yaml_mapping
+from learnsim.durable import read_json, write_text
 from learnsim.errors import StoreError, TrainingError
 from learnsim.store.datasets import dataset_meta
 from learnsim.track.console import rmse_features
+
+
+def check_finished_run(run_dir: Path) -> None:
+    """A clear error unless ``run_dir`` is a run directory whose training finished."""
+    if not run_dir.is_dir():
+        raise TrainingError(
+            f"{run_dir}: no such run directory" if not run_dir.exists() else f"{run_dir}: not a directory"
+        )
+    if not (run_dir / "config.yaml").is_file():
+        raise TrainingError(f"{run_dir}: not a learnsim run directory (no config.yaml)")
+    for name in ("dataset.json", "report.json"):
+        if not (run_dir / name).is_file():
+            raise TrainingError(
+                f"{run_dir}: the run has not finished (no {name}); resume it with learnsim train --resume"
+            )
 
 
 def ensure_plots(run_dir: str | Path) -> list[Path]:
@@ -32,9 +48,10 @@ def ensure_plots(run_dir: str | Path) -> list[Path]:
     from learnsim.track.jsonl import MetricsFile
     from learnsim.train.config import load_run_config
 
+    check_finished_run(run_dir)
     config = load_run_config(run_dir / "config.yaml")
-    reference = json.loads((run_dir / "dataset.json").read_text())
-    report = json.loads((run_dir / "report.json").read_text())
+    reference = read_json(run_dir / "dataset.json", "run lineage")
+    report = read_json(run_dir / "report.json", "run report")
     dataset = load_dataset(reference["name"], reference["version"])
     data = WindowedData.build(dataset, config.model, Split.from_dict(reference["split"]))
     model = read_model(run_dir / "checkpoints" / report["best_checkpoint"], "cpu")
@@ -44,12 +61,10 @@ def ensure_plots(run_dir: str | Path) -> list[Path]:
 
 def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
-    for name in ("config.yaml", "dataset.json", "report.json"):
-        if not (run_dir / name).is_file():
-            raise TrainingError(f"{run_dir}: missing {name}; is this a finished learnsim run directory?")
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    dataset = json.loads((run_dir / "dataset.json").read_text())
-    report = json.loads((run_dir / "report.json").read_text())
+    check_finished_run(run_dir)
+    config = read_yaml_mapping(run_dir / "config.yaml", "the run's config")
+    dataset = read_json(run_dir / "dataset.json", "run lineage")
+    report = read_json(run_dir / "report.json", "run report")
     lineage = _dataset_lineage(dataset)
     plots = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
     sections = [

@@ -238,6 +238,8 @@ def simulate(
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
         raise SimulationInputError(f"horizon must be an integer >= 1, got {horizon!r}")
     B = _batch_size(tensors)
+    for name, tensor in tensors.items():
+        _check_finite("x0" if name in x0 else "external_inputs", name, tensor)
     for name in states + integrating:
         _check_length("x0", name, tensors[name], L, f"sequence_length ({L})")
     for name in externals:
@@ -281,6 +283,18 @@ def _check_names(argument: str, given: dict, required: list[str], optional: list
         parts = [f"missing {missing}"] if missing else []
         parts += [f"unexpected {extra}"] if extra else []
         raise SimulationInputError(f"{argument}: {'; '.join(parts)}; expected exactly {required}")
+
+
+def _check_finite(argument: str, name: str, tensor: torch.Tensor) -> None:
+    """NaN or inf in an input would run through the whole free run into every output: refuse it, naming
+    where it is. One reduction per input (a device sync on GPU, once per call)."""
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        row, step, _ = (int(i) for i in bad.nonzero()[0])
+        value = tensor[row, step, 0].item()
+        raise SimulationInputError(
+            f"{argument}['{name}'] holds a non-finite value ({value}) at batch row {row}, step {step}"
+        )
 
 
 def _as_tensor(argument: str, name: str, value, device, dtype) -> torch.Tensor:

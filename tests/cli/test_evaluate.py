@@ -75,9 +75,9 @@ def test_evaluate_prints_every_horizon_beside_the_baselines_and_writes_json(trai
 
 def test_evaluate_bad_input_is_one_paragraph(trained):
     for args, message in (
-        (["--horizons", "1,0"], "horizon '0' must be an integer >= 1 or 'full'"),
+        (["--horizons", "1,0"], "horizons: '0' must be an integer >= 1 or 'full'"),
         (["--episodes", "99"], "no episode(s) [99]"),
-        (["--warmup", "200"], "shorter than 201 rows"),
+        (["--warmup", "200"], "warmup of 200 rows leaves nothing to simulate"),
     ):
         result = run("evaluate", "m", "--dataset", "osc", *args, home=trained)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (

@@ -38,6 +38,8 @@ def import_(
     console = _console()
     with console.status(f"reading {file}"):
         dataset = Dataset.from_file(file, dt, episode_column, time_column)
+        if time_column is None:
+            _refuse_time_as_feature(dataset.feature_names, file)
         meta = save_dataset(name, dataset, source_datasets=source)
     console.print(
         f"saved [bold]{name}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episode(s), "
@@ -45,6 +47,21 @@ def import_(
     )
     for warning in meta["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}")
+
+
+TIME_NAMES = ("time", "t", "timestamp", "time_s", "times")
+
+
+def _refuse_time_as_feature(columns: list[str], file: Path) -> None:
+    """A time stamp column imported as a feature would become a model input that never repeats."""
+    from learnsim.errors import ConfigError
+
+    for column in columns:
+        if column.lower() in TIME_NAMES:
+            raise ConfigError(
+                f"{file}: column '{column}' looks like time stamps; pass --time-column {column} to use it as "
+                "the time axis (checked against --dt), or rename it if it really is a feature"
+            )
 
 
 SystemName = Enum("SystemName", {name: name for name in SYSTEMS}, type=str)
@@ -80,14 +97,16 @@ def list_():
 
     table = Table("name", "version", "rows", "episodes", "dt (s)", "features", "created")
     for meta in list_datasets():
-        features = ", ".join(meta["features"])
+        if "error" in meta:  # one damaged entry is reported in its row; the listing goes on
+            table.add_row(meta["name"], meta["version"], "-", "-", "-", f"damaged: {meta['error']}", "-")
+            continue
         row = (
             meta["name"],
             meta["version"],
-            str(meta["rows"]),
-            str(meta["episodes"]),
-            f"{meta['dt']:g}",
-            features,
+            str(meta.get("rows", "?")),
+            str(meta.get("episodes", "?")),
+            f"{meta.get('dt', float('nan')):g}",
+            ", ".join(meta.get("features", [])),
         )
         table.add_row(*row, created(meta))
     _console().print(table)

@@ -23,10 +23,18 @@ def list_():
 
     table = Table("name", "version", "family", "parameters", "dataset", "created")
     for meta in list_models():
+        if "error" in meta:  # one damaged entry is reported in its row; the listing goes on
+            table.add_row(meta["name"], meta["version"], "damaged", "-", meta["error"], "-")
+            continue
         lineage = meta.get("lineage", {})
         dataset = f"{lineage.get('dataset', '-')}@{lineage.get('dataset_version', '-')}"
         table.add_row(
-            meta["name"], meta["version"], meta["family"], f"{meta['parameters']:,}", dataset, created(meta)
+            meta["name"],
+            meta["version"],
+            str(meta.get("family", "?")),
+            f"{meta.get('parameters', 0):,}",
+            dataset,
+            created(meta),
         )
     Console().print(table)
 

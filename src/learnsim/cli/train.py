@@ -11,7 +11,9 @@ def train(
     config: Path = typer.Argument(None, help="Run config YAML (dataset, model, training sections)."),
     set_: list[str] = typer.Option([], "--set", help="Override a field: --set training.optimizer.lr=1e-3."),
     resume: Path = typer.Option(
-        None, "--resume", help="Continue this run directory from its last checkpoint."
+        None,
+        "--resume",
+        help="Continue this run directory from its last checkpoint (--set may extend training_iters).",
     ),
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where to write the run (default $LEARNSIM_HOME/runs/...)."
@@ -25,13 +27,15 @@ def train(
     from learnsim.errors import ConfigError
 
     if resume is not None:
-        if config is not None or set_ or warm_start:
+        if config is not None or warm_start or run_dir is not None:
             raise ConfigError(
-                "--resume continues a run with its own saved config; drop CONFIG/--set/--warm-start"
+                "--resume continues a run with its own saved config; drop CONFIG/--run-dir/--warm-start "
+                "(--set may change only training_iters, eval_every, save_every, log_every, "
+                "early_stop_patience, save_top_k and trackers)"
             )
         from learnsim.train import resume as resume_run
 
-        resume_run(resume, monitor=not quiet)
+        resume_run(resume, overrides=set_, monitor=not quiet)
         return
     if config is None:
         raise ConfigError("give a run config YAML, or --resume RUN_DIR")

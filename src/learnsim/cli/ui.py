@@ -6,7 +6,7 @@ import typer
 
 
 def ui(
-    port: int = typer.Option(5000, help="Port on localhost."),
+    port: int = typer.Option(5000, min=1, max=65535, help="Port on localhost."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (localhost by default)."),
 ):
     """Start the MLflow UI on the local tracking store and print its address."""

@@ -34,7 +34,8 @@ class Dataset:
     store_version: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
-        if not (isinstance(self.dt, int | float) and np.isfinite(self.dt) and self.dt > 0):
+        number = isinstance(self.dt, int | float) and not isinstance(self.dt, bool)
+        if not (number and np.isfinite(self.dt) and self.dt > 0):
             raise DataError(f"{self.source}: dt must be a number > 0 (seconds), got {self.dt!r}")
         self.dt = float(self.dt)
         lengths = {name: len(values) for name, values in self.columns.items()}

@@ -93,7 +93,9 @@ def needed_columns(config, available: list[str]) -> list[str]:
     """Columns training needs: every input's, and each direct output's unless derivable from a state."""
     columns = [f.column for f in config.inputs]
     for output in config.schema.direct_outputs:
-        if output.column in available or derivation_state(config, output.name) is None:
+        # a target column named explicitly must exist; an implicit one may be derived from its state
+        explicit = output.dataset_feature is not None
+        if explicit or output.column in available or derivation_state(config, output.name) is None:
             columns.append(output.column)
     return list(dict.fromkeys(columns))
 

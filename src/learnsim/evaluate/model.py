@@ -69,6 +69,12 @@ def evaluate_model(
         dataset = load_dataset(dataset)
     config, L = model.config, model.config.sequence_length
     warmup = max(warmup or L, L)
+    longest = max(end - start for start, end in dataset.episode_bounds())
+    if warmup >= longest:
+        raise DataError(
+            f"warmup of {warmup} rows leaves nothing to simulate: the longest episode of {dataset.source} "
+            f"has {longest} rows"
+        )
     validate_dataset(dataset, config, min_episode_rows=warmup + 1).raise_for_errors()
     segments = _chosen(dataset, episodes)
     inputs = torch.as_tensor(

@@ -37,10 +37,10 @@ def parse_horizons(text: str | list) -> list[int | str]:
         except (TypeError, ValueError):
             value = 0
         if isinstance(part, bool) or value < 1 or str(value) != str(part):
-            raise ConfigError(f"horizon {part!r} must be an integer >= 1 or 'full'")
+            raise ConfigError(f"horizons: {part!r} must be an integer >= 1 or 'full'")
         horizons.append(value)
     if not horizons:
-        raise ConfigError("give at least one horizon, e.g. 1,10,50,full")
+        raise ConfigError("horizons: give at least one, e.g. 1,10,50,full")
     return horizons
 
 

@@ -11,7 +11,7 @@ import torch
 from learnsim.data.validate import validate_dataset
 from learnsim.data.windows import direct_targets
 from learnsim.durable import replacing
-from learnsim.errors import DataError
+from learnsim.errors import ConfigError, DataError
 from learnsim.simulate import free_run
 from learnsim.store.datasets import load_dataset
 from learnsim.store.models import load_model, model_meta
@@ -47,6 +47,8 @@ def simulate_recorded(
     recorded = torch.as_tensor(np.stack([dataset.columns[f.column] for f in model.config.inputs], 1)).float()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(out) if out else learnsim_home() / "simulations" / f"{name}-{dataset.store_name}-{stamp}"
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     columns: dict[str, list] = {}
     with Progress(console=console, transient=True, disable=console is None) as progress:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from learnsim.features import FeatureSchema, Input, Output
+from learnsim.strict import StrictModel
 
 
-class ModelConfigBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ModelConfigBase(StrictModel):
     outputs: list[Output] = Field(
         min_length=1, description="Model outputs; those without parent are predicted."
     )

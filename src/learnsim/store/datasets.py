@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from learnsim.errors import FileCorruptError
 from learnsim.store.versions import VersionedStore, learnsim_home, parse_reference
 
 
@@ -61,13 +62,19 @@ def load_dataset(name: str, version: str | None = None):
     if version is None:
         name, version = parse_reference(name)
     path, meta = dataset_store().resolve(name, version)
-    dataset = Dataset.from_arrow(
-        pq.read_table(Path(path) / "data.parquet"),
-        meta["dt"],
-        meta["episode_column"],
-        meta["time_column"],
-        source=f"{name}@{meta['version']}",
-    )
+    payload = Path(path) / "data.parquet"
+    try:
+        table = pq.read_table(payload)
+        dataset = Dataset.from_arrow(
+            table, meta["dt"], meta["episode_column"], meta["time_column"], source=f"{name}@{meta['version']}"
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:  # pyarrow's errors derive from these
+        raise FileCorruptError(f"{payload}: unreadable dataset payload ({error})") from None
+    # The version is the hash of the content: a payload that no longer hashes to it was damaged or edited.
+    if not meta["version"].startswith(dataset.content_hash()[: len(meta["version"])]):
+        raise FileCorruptError(
+            f"{payload}: content does not match version {meta['version']} (damaged or edited)"
+        )
     dataset.store_name, dataset.store_version = name, meta["version"]
     return dataset
 

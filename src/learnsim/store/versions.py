@@ -10,6 +10,7 @@ newest ``created_ns``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,8 +20,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from learnsim.durable import TEMPORARY_PREFIX, fsync_directory, publish_directory, staging_directory
-from learnsim.errors import StoreError
+from learnsim.durable import (
+    TEMPORARY_PREFIX,
+    fsync_directory,
+    publish_directory,
+    read_json,
+    staging_directory,
+)
+from learnsim.errors import FileCorruptError, StoreError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _STALE_TMP_SECONDS = 3600
@@ -60,17 +67,26 @@ class VersionedStore:
         final = directory / version
         if final.is_dir():
             return final, False
+        new = [p for p in (directory, *directory.parents) if not p.exists()]  # made here; removed on failure
         directory.mkdir(parents=True, exist_ok=True)
         self._sweep(directory)
-        with staging_directory(directory) as tmp:
-            write_payload(tmp)
-            meta = {"name": name, "version": version, "created_ns": time.time_ns(), **meta}
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-            created = publish_directory(tmp, final)
+        try:
+            with staging_directory(directory) as tmp:
+                write_payload(tmp)
+                meta = {"name": name, "version": version, "created_ns": time.time_ns(), **meta}
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+                created = publish_directory(tmp, final)
+        except BaseException:
+            for made in new:  # deepest first; a failed save leaves the store as it was
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise
         return final, created
 
     def versions(self, name: str) -> list[dict]:
-        """Metadata of every complete version, oldest first."""
+        """Metadata of every complete version, oldest first. A version whose ``meta.json`` cannot be read
+        is listed with an ``error`` naming the file (so one damaged entry does not hide the others); using
+        it raises that error."""
         validate_name(name, self.kind)
         directory = self.root / name
         if not directory.is_dir():
@@ -79,7 +95,20 @@ class VersionedStore:
         for child in directory.iterdir():
             if child.name.startswith(".") or not (child / "meta.json").is_file():
                 continue
-            metas.append(json.loads((child / "meta.json").read_text()))
+            try:
+                meta = read_json(child / "meta.json", f"{self.kind} metadata")
+                if not isinstance(meta.get("created_ns"), int) or meta.get("version") != child.name:
+                    raise FileCorruptError(
+                        f"{child / 'meta.json'}: 'version' or 'created_ns' is missing or wrong"
+                    )
+            except FileCorruptError as error:
+                meta = {
+                    "name": name,
+                    "version": child.name,
+                    "created_ns": child.stat().st_mtime_ns,
+                    "error": str(error),
+                }
+            metas.append(meta)
         return sorted(metas, key=lambda m: (m["created_ns"], m["version"]))
 
     def names(self) -> list[str]:
@@ -106,6 +135,8 @@ class VersionedStore:
                 what = "no" if not matches else "ambiguous"
                 raise StoreError(f"{what} version '{version}' of {self.kind} '{name}'; versions: {listed}")
             meta = matches[0]
+        if "error" in meta:
+            raise FileCorruptError(meta["error"])
         return self.root / name / meta["version"], meta
 
     def delete(self, name: str, version: str) -> None:

@@ -31,8 +31,9 @@ class MetricsFile:
         return records
 
     def truncate_after(self, step: int) -> None:
-        """Drop records logged after ``step`` (written by a killed run past its last checkpoint); atomic."""
-        kept = [r for r in self.read() if r["step"] <= step]
+        """Drop records logged after ``step`` (written by a killed run past its last checkpoint) and the test
+        record (written by a run killed while finishing, which finishing again writes anew); atomic."""
+        kept = [r for r in self.read() if r["step"] <= step and not any(k.startswith("test/") for k in r)]
         write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from learnsim.durable import TEMPORARY_PREFIX, publish_directory, staging_directory
-from learnsim.errors import TrainingError
+from learnsim.durable import TEMPORARY_PREFIX, publish_directory, read_json, staging_directory
+from learnsim.errors import FileCorruptError
 from learnsim.models.files import write_model
 
 
@@ -88,7 +88,10 @@ def checkpoints(directory: Path) -> list[tuple[Path, dict]]:
     found = []
     for path in directory.glob("step-*"):
         if (path / "meta.json").is_file():
-            found.append((path, json.loads((path / "meta.json").read_text())))
+            meta = read_json(path / "meta.json", "checkpoint metadata")
+            if not isinstance(meta.get("step"), int):
+                raise FileCorruptError(f"{path / 'meta.json'}: no integer 'step'")
+            found.append((path, meta))
     return sorted(found, key=lambda item: item[1]["step"])
 
 
@@ -110,11 +113,13 @@ def prune(directory: Path, keep_top_k: int) -> None:
 
 
 def load_training_state(path: Path) -> dict:
-    try:
-        return torch.load(Path(path) / "training_state.pt", weights_only=True, map_location="cpu")
+    file = Path(path) / "training_state.pt"
+    try:  # weights_only: plain tensors and containers; a pickle that would run code is refused
+        return torch.load(file, weights_only=True, map_location="cpu")
     except Exception as error:
-        raise TrainingError(
-            f"{path}: unreadable training state ({error}); delete this checkpoint to resume "
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FileCorruptError(
+            f"{file}: unreadable training state ({first[:200]}); delete this checkpoint to resume "
             "from the previous one"
         ) from None
 

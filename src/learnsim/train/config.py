@@ -9,17 +9,20 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from learnsim.config_io import dump_yaml, load_config
+from learnsim.errors import StoreError
 from learnsim.models import ModelConfig
+from learnsim.store.versions import validate_name
+from learnsim.strict import StrictModel
 from learnsim.track.hub import TRACKERS
 from learnsim.train.losses import LOSSES
 from learnsim.train.optim import AdamWConfig, CosineDecayWithWarmupConfig, OptimizerConfig, SchedulerConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictModel):
+    pass
 
 
 class RolloutConfig(_Strict):
@@ -249,10 +252,30 @@ class RunConfig(_Strict):
     model: ModelConfig = Field(description="Model family, features and hyperparameters.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training settings.")
 
+    @field_validator("model_name")
+    @classmethod
+    def _store_name(cls, name: str) -> str:
+        return _checked_name(name, "model")
+
+    @field_validator("dataset", "validation_dataset", "test_dataset")
+    @classmethod
+    def _dataset_reference(cls, reference: str | None) -> str | None:
+        if reference is not None:
+            _checked_name(reference.partition("@")[0], "dataset")
+        return reference
+
     @model_validator(mode="after")
     def _sections_agree(self):
         check_compatible(self.model, self.training)
         return self
+
+
+def _checked_name(name: str, kind: str) -> str:
+    """The store's own naming rule, applied when the config is read, so nothing runs under a bad name."""
+    try:
+        return validate_name(name, kind)
+    except StoreError as error:
+        raise ValueError(str(error)) from None
 
 
 def check_compatible(model_config, training_config) -> None:

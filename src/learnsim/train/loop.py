@@ -6,7 +6,6 @@ checkpoints. Resuming builds the same run and loads the latest checkpoint into i
 from __future__ import annotations
 
 import datetime
-import json
 import time
 import uuid
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 import torch
 
 from learnsim.config_io import validate
-from learnsim.durable import write_json, write_text
-from learnsim.errors import ConfigError, TrainingError
+from learnsim.durable import read_json, write_json, write_text
+from learnsim.errors import ConfigError, FileCorruptError, TrainingError
 from learnsim.evaluate.metrics import split_metrics
 from learnsim.store.versions import learnsim_home
 from learnsim.track.console import TrainingProgress, metrics_table
@@ -58,26 +57,86 @@ def train(
 def resume(
     run_dir: str | Path,
     *,
+    overrides: list[str] | None = None,
     monitor: bool = True,
     eval_fn: EvalFn | None = None,
     loggers: list[Logger] | None = None,
 ) -> TrainResult:
-    """Continue a run from its latest checkpoint, with the run's own resolved config and dataset version."""
+    """Continue a run from its latest checkpoint, with the run's own resolved config and dataset version.
+
+    The run's config.yaml must equal the config its checkpoint was trained with (an edit is refused, naming
+    the fields). ``overrides`` ('training.training_iters=20000') may change only the fields in
+    ``SAFE_ON_RESUME``: how long to train and how often to evaluate, save and log.
+    """
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise TrainingError(f"{run_dir}: no such run directory")
     if not (run_dir / "config.yaml").is_file():
         raise TrainingError(f"{run_dir}: not a learnsim run directory (no config.yaml)")
     if (run_dir / "report.json").is_file():
         raise TrainingError(f"{run_dir}: this run already finished (report.json exists); nothing to resume")
     config = load_run_config(run_dir / "config.yaml")
-    lineage = json.loads((run_dir / "dataset.json").read_text())
-    pinned = {"dataset": f"{lineage['name']}@{lineage['version']}"}  # the exact versions the run started on
-    for role, field in (("validation", "validation_dataset"), ("test", "test_dataset")):
-        if lineage.get(role):
-            pinned[field] = f"{lineage[role]['name']}@{lineage[role]['version']}"
+    found = checkpoint.checkpoints(run_dir / "checkpoints")
+    if not found:
+        raise TrainingError(f"{run_dir / 'checkpoints'}: no complete checkpoint to resume from")
+    _refuse_changes(config.model_dump(mode="json"), found[-1][1].get("config"), run_dir / "config.yaml")
+    if overrides:
+        unsafe = sorted({o.partition("=")[0] for o in overrides} - set(SAFE_ON_RESUME))
+        if unsafe:
+            raise ConfigError(
+                f"--set {', '.join(unsafe)} cannot change on resume (only {', '.join(SAFE_ON_RESUME)} can); "
+                "to train a changed model from this run's weights, start a new run with --warm-start"
+            )
+        config = load_run_config(data=config.model_dump(mode="json"), overrides=overrides)
+    lineage = read_json(run_dir / "dataset.json", "run lineage")
+    try:  # the exact versions the run started on
+        pinned = {"dataset": f"{lineage['name']}@{lineage['version']}"}
+        for role, field in (("validation", "validation_dataset"), ("test", "test_dataset")):
+            if lineage.get(role):
+                pinned[field] = f"{lineage[role]['name']}@{lineage[role]['version']}"
+    except (KeyError, TypeError):
+        raise FileCorruptError(f"{run_dir / 'dataset.json'}: no dataset name and version") from None
     run = build_run(config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers)
     restore_checkpoint(run)
+    if overrides:  # the run's config is now the overridden one; the next resume compares against it
+        write_text(run_dir / "config.yaml", dump_run_config(config))
     run.hub.start(run.config.model_dump(mode="json"))
     return finish(run_loop(run, monitor), monitor)
+
+
+# Fields a resume may change: they decide how long and how visibly the run goes on, not what it learns.
+SAFE_ON_RESUME = (
+    "training.training_iters",
+    "training.eval_every",
+    "training.save_every",
+    "training.log_every",
+    "training.early_stop_patience",
+    "training.save_top_k",
+    "training.trackers",
+)
+
+
+def _refuse_changes(current: dict, started: dict | None, path: Path) -> None:
+    """An error listing every field of ``current`` (config.yaml) that differs from the checkpoint's config."""
+    if started is None:
+        return
+    now, then = _flat(current), _flat(started)
+    pinned = ("dataset", "validation_dataset", "test_dataset")  # dataset.json pins the exact versions
+    changed = sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k) and k not in pinned)
+    if changed:
+        raise TrainingError(
+            f"{path} was edited after the run started; changed: {', '.join(changed)}. A resume continues the "
+            "run exactly as it began: undo the edit, give training_iters/eval_every/save_every/log_every/"
+            "trackers as --set on resume, or start a new run with --warm-start from this run's model"
+        )
+
+
+def _flat(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()} or {
+            prefix[:-1]: {}
+        }
+    return {prefix[:-1]: value}
 
 
 def train_model(
@@ -248,6 +307,8 @@ def _new_run_dir(config: RunConfig, run_dir) -> Path:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         return learnsim_home() / "runs" / f"{config.model_name}-{stamp}-{uuid.uuid4().hex[:4]}"
     run_dir = Path(run_dir)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run directory (--run-dir) {run_dir} is a file")
+    if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"run directory {run_dir} is not empty; resume it with --resume or pick another")
     return run_dir

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ def build_run(
     )  # the recipe fills what the config leaves open, from training data only
     tc, mc, data = config.training, config.model, run_data.data
     statistics = data.training_statistics(mc)
+    check_memory(config, device)
     model = model_from_config(mc)
     model.set_statistics(statistics, data.training_ranges(mc))
     # The linear model fitted to the training windows: a baseline, and where a linear part starts from.
@@ -177,18 +179,25 @@ def restore_checkpoint(run: Run) -> None:
     path, _ = found[-1]
     saved = read_model(path, run.device).state_dict()
     state = checkpoint.load_training_state(path)
-    if run.ema is not None:  # the checkpointed model is the average; the raw weights travel in the state
-        run.ema.model.load_state_dict(saved)
-        run.model.load_state_dict(state["train_weights"])
-    else:
-        run.model.load_state_dict(saved)
-    run.optimizer.load_state_dict(state["optimizer"])
-    if run.scheduler is not None:
-        run.scheduler.load_state_dict(state["scheduler"])
-    if run.scaler is not None:
-        run.scaler.load_state_dict(state["scaler"])
-    checkpoint.restore_rng_state(state["rng"], run.generator)
-    run.state = LoopState(**state["state"])
+    try:
+        if run.ema is not None:  # the checkpointed model is the average; the raw weights travel in the state
+            run.ema.model.load_state_dict(saved)
+            run.model.load_state_dict(state["train_weights"])
+        else:
+            run.model.load_state_dict(saved)
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scheduler is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
+        if run.scaler is not None:
+            run.scaler.load_state_dict(state["scaler"])
+        checkpoint.restore_rng_state(state["rng"], run.generator)
+        run.state = LoopState(**state["state"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        problem = str(error).strip().splitlines()[-1].strip() if str(error).strip() else type(error).__name__
+        raise TrainingError(
+            f"{path}: does not fit this run's config ({problem[:300]}); resume needs the config the run "
+            "started with"
+        ) from None
     run.hub.file.truncate_after(run.state.step)
 
 
@@ -202,6 +211,41 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"training.device is '{name}' but no CUDA device is available")
     return torch.device(name)
+
+
+def check_memory(config: RunConfig, device: torch.device) -> None:
+    """Refuse a model whose weights, gradients and optimiser state alone exceed the memory available, before
+    anything is allocated (the parameters are counted on torch's meta device) or written."""
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in model_from_config(config.model).parameters())
+    copies = 4 + (1 if config.training.rollout and config.training.rollout.ema_decay else 0)
+    need = parameters * 4 * copies  # float32: weights, gradients, two AdamW moments (+ EMA weights)
+    available = available_memory(device)
+    if available is not None and need > 0.8 * available:
+        raise ConfigError(
+            f"model is too large for the memory available: {parameters:,} parameters need about "
+            f"{need / 2**30:.1f} GiB for weights, gradients and optimiser state, and {device} has "
+            f"{available / 2**30:.1f} GiB free; reduce model.hidden_size / hidden_layers (or n_embd / n_layer)"
+        )
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a new allocation on ``device``, or None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def seed_everything(seed: int) -> None:
