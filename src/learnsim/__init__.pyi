@@ -124,5 +124,35 @@ from .train import (
 from .train import (
     train_model as train_model,
 )
+from .tune import (
+    AdamWOptConfig as AdamWOptConfig,
+)
+from .tune import (
+    CosineAnnealingWarmRestartsOptConfig as CosineAnnealingWarmRestartsOptConfig,
+)
+from .tune import (
+    CosineDecayWithWarmupOptConfig as CosineDecayWithWarmupOptConfig,
+)
+from .tune import (
+    MLPOptConfig as MLPOptConfig,
+)
+from .tune import (
+    OptimizationConfig as OptimizationConfig,
+)
+from .tune import (
+    RNNOptConfig as RNNOptConfig,
+)
+from .tune import (
+    SearchConfig as SearchConfig,
+)
+from .tune import (
+    SGDOptConfig as SGDOptConfig,
+)
+from .tune import (
+    TransformerOptConfig as TransformerOptConfig,
+)
+from .tune import (
+    optimize_model as optimize_model,
+)
 
 __version__: str

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from learnsim.cli import benchmark, data, evaluate, models, quickstart, report, simulate, train, ui
+from learnsim.cli import benchmark, data, evaluate, models, optimize, quickstart, report, simulate, train, ui
 from learnsim.errors import LearnsimError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(benchmark.app, name="benchmark")
 app.command("train")(train.train)
+app.command("optimize")(optimize.optimize)
 app.command("quickstart")(quickstart.quickstart)
 app.command("simulate")(simulate.simulate)
 app.command("evaluate")(evaluate.evaluate)

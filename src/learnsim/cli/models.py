@@ -30,7 +30,7 @@ def list_():
         dataset = f"{lineage.get('dataset', '-')}@{lineage.get('dataset_version', '-')}"
         table.add_row(
             meta["name"],
-            meta["version"],
+            " ".join([meta["version"], *(f"({a})" for a in meta.get("aliases", []))]),
             str(meta.get("family", "?")),
             f"{meta.get('parameters', 0):,}",
             dataset,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
+from learnsim.errors import FileCorruptError
 from learnsim.store.versions import VersionedStore, learnsim_home, parse_reference
 
 
@@ -51,5 +52,14 @@ def model_meta(name: str, version: str | None = None) -> dict:
 
 
 def list_models() -> list[dict]:
+    """Metadata of every version, with ``aliases``: the names pointing at it (e.g. 'best' after a search)."""
     store = model_store()
-    return [meta for name in store.names() for meta in store.versions(name)]
+    metas = []
+    for name in store.names():
+        try:
+            aliases = store.aliases(name)
+        except FileCorruptError:  # a damaged alias file hides no version
+            aliases = {}
+        for meta in store.versions(name):
+            metas.append(meta | {"aliases": sorted(a for a, v in aliases.items() if v == meta["version"])})
+    return metas

@@ -26,6 +26,7 @@ from learnsim.durable import (
     publish_directory,
     read_json,
     staging_directory,
+    write_json,
 )
 from learnsim.errors import FileCorruptError, StoreError
 
@@ -126,6 +127,7 @@ class VersionedStore:
         if not versions:
             known = self.names()
             raise StoreError(f"no {self.kind} named '{name}' in {self.root}; known: {known or 'none'}")
+        version = self.aliases(name).get(version, version) if version else version
         if version is None:
             meta = versions[-1]
         else:
@@ -138,6 +140,16 @@ class VersionedStore:
         if "error" in meta:
             raise FileCorruptError(meta["error"])
         return self.root / name / meta["version"], meta
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """alias -> version of ``name`` (e.g. 'best', set by a search); a version may be named by its alias."""
+        path = self.root / name / ".aliases.json"
+        return read_json(path, f"{self.kind} aliases") if path.is_file() else {}
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at an existing version (atomically; the versions themselves never change)."""
+        self.resolve(name, version)
+        write_json(self.root / name / ".aliases.json", self.aliases(name) | {alias: version})
 
     def delete(self, name: str, version: str) -> None:
         path, _ = self.resolve(name, version)

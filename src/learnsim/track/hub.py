@@ -74,13 +74,15 @@ class MetricsHub:
                 )
             self.trackers[name] = TRACKERS[name]()
 
-    def start(self, config: dict) -> None:
+    def start(self, config: dict, tags: dict | None = None) -> None:
         """Start every tracker; a run directory that already has tracker tokens (a resumed run) continues
-        the trackers' own runs."""
+        the trackers' own runs. ``tags`` (e.g. study and trial) go to trackers that take tags."""
         tokens_path = self.run_dir / "trackers.json"
         tokens = json.loads(tokens_path.read_text()) if tokens_path.is_file() else {}
         for name, tracker in self.trackers.items():
             tokens[name] = tracker.start(self.run_dir, config, tokens.get(name))
+            if tags and hasattr(tracker, "set_tags"):
+                tracker.set_tags(tags)
         if self.trackers:
             write_json(tokens_path, tokens)
 

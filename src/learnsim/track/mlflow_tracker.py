@@ -43,6 +43,22 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _experiment_id(client) -> str:
+    experiment = client.get_experiment_by_name("learnsim")
+    if experiment:
+        return experiment.experiment_id
+    return client.create_experiment("learnsim", artifact_location=artifact_root())
+
+
+def start_parent_run(name: str, tags: dict) -> str:
+    """An MLflow run standing for a study; trials' runs name it as their parent. Returns its id."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri())
+    run = client.create_run(_experiment_id(client), run_name=name, tags={**tags, "learnsim.kind": "study"})
+    return run.info.run_id
+
+
 class MLflowTracker:
     def __init__(self):
         import mlflow
@@ -59,14 +75,8 @@ class MLflowTracker:
             self.run_id = resume_token
             self.client.update_run(self.run_id, status="RUNNING")
             return self.run_id
-        experiment = self.client.get_experiment_by_name("learnsim")
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else self.client.create_experiment("learnsim", artifact_location=artifact_root())
-        )
         run = self.client.create_run(
-            experiment_id,
+            _experiment_id(self.client),
             run_name=Path(run_dir).name,
             tags={
                 "learnsim.run_dir": str(run_dir),
@@ -85,6 +95,20 @@ class MLflowTracker:
         if (Path(run_dir) / "config.yaml").is_file():
             self.client.log_artifact(self.run_id, str(Path(run_dir) / "config.yaml"))
         return self.run_id
+
+    def set_tags(self, tags: dict) -> None:
+        """Tags of the run (``learnsim.<key>``); a run tagged with a study becomes a child of the study's run."""
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, f"learnsim.{key}", str(value))
+        if "study" in tags:
+            experiment = self.client.get_run(self.run_id).info.experiment_id
+            parents = self.client.search_runs(
+                [experiment],
+                f"tags.`learnsim.kind` = 'study' and tags.`learnsim.study` = '{tags['study']}'",
+                max_results=1,
+            )
+            if parents:
+                self.client.set_tag(self.run_id, "mlflow.parentRunId", parents[0].info.run_id)
 
     def log(self, category: str, metrics: dict, step: int) -> None:
         import time

@@ -260,9 +260,7 @@ class RunConfig(_Strict):
     @field_validator("dataset", "validation_dataset", "test_dataset")
     @classmethod
     def _dataset_reference(cls, reference: str | None) -> str | None:
-        if reference is not None:
-            _checked_name(reference.partition("@")[0], "dataset")
-        return reference
+        return checked_dataset_reference(reference)
 
     @model_validator(mode="after")
     def _sections_agree(self):
@@ -276,6 +274,13 @@ def _checked_name(name: str, kind: str) -> str:
         return validate_name(name, kind)
     except StoreError as error:
         raise ValueError(str(error)) from None
+
+
+def checked_dataset_reference(reference: str | None) -> str | None:
+    """'NAME[@VERSION]' whose name follows the store's naming rule (None passes)."""
+    if reference is not None:
+        _checked_name(reference.partition("@")[0], "dataset")
+    return reference
 
 
 def check_compatible(model_config, training_config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +22,19 @@ from learnsim.train.run import Run
 
 @dataclass
 class TrainResult:
-    model: torch.nn.Module  # best checkpoint's model, eval mode
+    model: torch.nn.Module | None  # best checkpoint's model, eval mode (None: the run was pruned)
     metrics: dict  # test metrics of the best model (and best validation metrics)
     run_dir: Path
     model_name: str
-    model_version: str
+    model_version: str | None
     report: dict
 
 
 def finish(run: Run, monitor: bool = True) -> TrainResult:
     """Test the best checkpoint (the latest when none was scored), store it, report, plot."""
     tc, run_dir, state = run.config.training, run.run_dir, run.state
+    if state.pruned:
+        return _finish_pruned(run)
     best = checkpoint.best_checkpoints(run.checkpoint_dir, 1)
     best_path, best_meta = best[0] if best else checkpoint.checkpoints(run.checkpoint_dir)[-1]
     model = read_model(best_path, run.device)
@@ -55,6 +58,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "dataset_version": run.dataset_version,
         "run_dir": str(run_dir),
         "best_step": best_meta["step"],
+        **run.tags,
     }
     stored = save_model(run.config.model_name, model.cpu(), metrics=test, lineage=lineage)
     model.to(run.device)
@@ -73,6 +77,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "validation": {k: v for k, v in best_val.items() if k != "step"},
         "test": test,
         "versions": checkpoint.library_versions(),
+        "tags": run.tags,
     }
     run.hub.log("test", test, state.step)
     if importlib.util.find_spec("matplotlib") is not None:
@@ -89,3 +94,20 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         show(f"run directory: {run_dir}\nmodel: {name}@{stored['version']} (load_model('{name}'))")
     metrics = {**report["validation"], **test}
     return TrainResult(model, metrics, run_dir, run.config.model_name, stored["version"], report)
+
+
+def _finish_pruned(run: Run) -> TrainResult:
+    """A run its ``should_stop`` ended: nothing to test or store; its checkpoints are removed (a pruned run
+    is never resumed), its metrics and config stay for the record."""
+    state = run.state
+    run.hub.finish()
+    shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
+    report = {
+        "pruned": True,
+        "steps": state.step,
+        "selection": {"metric": run.selection, "value": state.best_metric},
+        "tags": run.tags,
+        "versions": checkpoint.library_versions(),
+    }
+    write_json(run.run_dir / "report.json", report)
+    return TrainResult(None, {}, run.run_dir, run.config.model_name, None, report)

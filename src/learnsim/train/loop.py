@@ -23,7 +23,7 @@ from learnsim.train import checkpoint
 from learnsim.train.config import RunConfig, TrainingConfig, dump_run_config, load_run_config
 from learnsim.train.finish import TrainResult, finish
 from learnsim.train.rollout import balanced, rollout_loss, sequences_per_step
-from learnsim.train.run import EvalFn, Run, build_run, restore_checkpoint, training_state
+from learnsim.train.run import EvalFn, Run, StopFn, build_run, restore_checkpoint, training_state
 
 
 def train(
@@ -34,6 +34,8 @@ def train(
     eval_fn: EvalFn | None = None,
     warm_start: str | None = None,
     loggers: list[Logger] | None = None,
+    should_stop: StopFn | None = None,
+    tags: dict | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset`` and store the best checkpoint as a model version.
 
@@ -42,15 +44,19 @@ def train(
     loggers: plain callables ``fn(category, metrics, step)`` receiving every metric logged (categories
     train, val, custom, test), beside the JSON lines file and the configured trackers.
     warm_start: 'NAME[@VERSION]' of a stored model whose weights (and normalisation) initialise this run.
+    should_stop(step, metric) -> bool: asked after every validation with the selection metric; True ends the
+    run as pruned (a tuner's pruner): no test, no stored model, ``report.json`` says ``pruned``.
+    tags: recorded in the stored model's lineage and the report (e.g. the study and trial of a search).
     """
     run_dir = _new_run_dir(config, run_dir)
     run = build_run(config, run_dir, warm_start=warm_start, eval_fn=eval_fn, loggers=loggers)
+    run.should_stop, run.tags = should_stop, dict(tags or {})
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "config.yaml", dump_run_config(run.config))  # resolved: says what was trained
     lineage = {**run.datasets["train"], "split": run.data.split.to_dict()}
     lineage |= {"validation": run.datasets.get("val"), "test": run.datasets.get("test")}
     write_json(run_dir / "dataset.json", lineage)
-    run.hub.start(run.config.model_dump(mode="json"))
+    run.hub.start(run.config.model_dump(mode="json"), run.tags)
     return finish(run_loop(run, monitor), monitor)
 
 
@@ -61,6 +67,8 @@ def resume(
     monitor: bool = True,
     eval_fn: EvalFn | None = None,
     loggers: list[Logger] | None = None,
+    should_stop: StopFn | None = None,
+    tags: dict | None = None,
 ) -> TrainResult:
     """Continue a run from its latest checkpoint, with the run's own resolved config and dataset version.
 
@@ -97,10 +105,11 @@ def resume(
     except (KeyError, TypeError):
         raise FileCorruptError(f"{run_dir / 'dataset.json'}: no dataset name and version") from None
     run = build_run(config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers)
+    run.should_stop, run.tags = should_stop, dict(tags or {})
     restore_checkpoint(run)
     if overrides:  # the run's config is now the overridden one; the next resume compares against it
         write_text(run_dir / "config.yaml", dump_run_config(config))
-    run.hub.start(run.config.model_dump(mode="json"))
+    run.hub.start(run.config.model_dump(mode="json"), run.tags)
     return finish(run_loop(run, monitor), monitor)
 
 
@@ -205,6 +214,9 @@ def run_loop(run: Run, monitor: bool) -> Run:
                 progress.print(
                     f"early stop at step {step}: no improvement in {tc.early_stop_patience} evaluations"
                 )
+            if run.should_stop is not None and run.should_stop(step, metric):
+                state.stopped_early = state.pruned = True
+                progress.print(f"pruned at step {step} ({run.selection} {metric:.4g})")
             progress.update(step, **{run.selection: metric})
             progress.print(metrics_table(f"validation, step {step}", metrics, "val"))
             run.model.train()

@@ -35,6 +35,7 @@ from learnsim.train.recipe import resolve
 from learnsim.train.rollout import EMA, Curriculum, RolloutSampler
 
 EvalFn = Callable[[torch.nn.Module, int], dict]
+StopFn = Callable[[int, float], bool]  # (step, validation selection metric) -> stop this run now?
 
 
 @dataclass
@@ -46,11 +47,12 @@ class LoopState:
     best_metric: float = math.inf
     evals_since_best: int = 0
     stopped_early: bool = False
+    pruned: bool = False  # stopped by should_stop (a tuner's pruner): finished without test or stored model
     train_seconds: float = field(default=0.0, compare=False)
     sample_steps: int = field(default=0, compare=False)  # samples x simulated steps (one-step sample: 1)
 
     def checkpointed(self) -> dict:
-        keys = ("step", "best_metric", "evals_since_best", "stopped_early")
+        keys = ("step", "best_metric", "evals_since_best", "stopped_early", "pruned")
         return {key: getattr(self, key) for key in keys}
 
 
@@ -78,6 +80,8 @@ class Run:
     hub: MetricsHub
     baselines: dict = field(default_factory=dict)  # name -> 'hold' or a fitted model; validation/test compare
     eval_fn: EvalFn | None = None
+    should_stop: StopFn | None = None
+    tags: dict = field(default_factory=dict)  # recorded in the stored model's lineage (e.g. study and trial)
     state: LoopState = field(default_factory=LoopState)
 
     @property
