@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from conftest import base_config
+from reliability.conftest import base_config
 
 GOOD_CSV = "position,velocity,acceleration,control_input,episode\n" + "".join(
     f"{0.01 * i},{0.1 * (i % 7)},{0.2 * (i % 5)},{(-1) ** i},{i // 40}\n" for i in range(120)

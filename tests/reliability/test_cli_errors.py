@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_cli, snapshot
 from files import model_dir, unfinished_run
+from reliability.conftest import run_cli, snapshot
 
 
 def test_models_list_reports_a_damaged_entry_in_its_row(home, capsys, monkeypatch):

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, snapshot
 from files import (
     GOOD_CSV,
     config_file,
@@ -23,6 +22,7 @@ from files import (
     truncate,
     unfinished_run,
 )
+from reliability.conftest import run_cli, snapshot
 
 
 @dataclass
@@ -614,7 +614,7 @@ def api(area: str, id: str, *expect: str):
 
 @api("api", "train-model-name-escapes", "model_name")
 def _(home, tmp):
-    from conftest import base_config
+    from reliability.conftest import base_config
 
     from learnsim.train import train_model
 
@@ -673,7 +673,7 @@ def _(home, tmp):
 
 @api("api", "model-config-dt-boolean", "dt")
 def _(home, tmp):
-    from conftest import BASE_FEATURES
+    from reliability.conftest import BASE_FEATURES
 
     from learnsim.models import MLPConfig
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import BASE_FEATURES
+from reliability.conftest import BASE_FEATURES
 from safetensors.torch import load_file
 
 TRAINING = {

@@ -13,7 +13,19 @@ from pathlib import Path
 
 import typer
 
-from learnsim.cli import benchmark, data, evaluate, models, optimize, quickstart, report, simulate, train, ui
+from learnsim.cli import (
+    benchmark,
+    data,
+    evaluate,
+    export,
+    models,
+    optimize,
+    quickstart,
+    report,
+    simulate,
+    train,
+    ui,
+)
 from learnsim.errors import LearnsimError
 
 app = typer.Typer(
@@ -29,6 +41,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(benchmark.app, name="benchmark")
 app.command("train")(train.train)
 app.command("optimize")(optimize.optimize)
+app.command("export")(export.export)
 app.command("quickstart")(quickstart.quickstart)
 app.command("simulate")(simulate.simulate)
 app.command("evaluate")(evaluate.evaluate)

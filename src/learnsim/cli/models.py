@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from learnsim.cli.data import created
@@ -67,3 +69,15 @@ def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
     console.print(
         "config: " + json.dumps({k: v for k, v in config.items() if k not in ("inputs", "outputs")})
     )
+
+
+@app.command("import")
+def import_(
+    bundle: Path = typer.Argument(..., help="A model bundle (.lsim) from learnsim export."),
+    name: str = typer.Option(None, "--name", help="Store it under this name (default: the bundle's)."),
+):
+    """Add the model in a bundle file to the local store."""
+    from learnsim.store.models import import_bundle
+
+    meta = import_bundle(bundle, name)
+    print(f"imported {meta['name']}@{meta['version']}")

@@ -38,32 +38,38 @@ def write_model(model, directory: Path, extra: dict | None = None) -> None:
 
 def read_model(directory: Path, device: str | torch.device = "cpu"):
     """Rebuild a ``SimulatorModel`` (in eval mode) from ``write_model``'s files."""
-    from pydantic import ValidationError
-    from safetensors.torch import load
-
     directory = Path(directory)
     if not directory.is_dir():
         raise StoreError(f"{directory}: no such model directory")
     meta_path, weights_path = directory / "model.json", directory / "model.safetensors"
     meta = read_json(meta_path, "model config")
     try:
-        config = parse_model_config(meta["config"])
-    except (ValidationError, KeyError, TypeError) as error:
-        raise FileCorruptError(f"{meta_path}: invalid model config: {error}") from None
-    try:
         weights = weights_path.read_bytes()
     except OSError as error:
         raise FileCorruptError(f"{weights_path}: cannot be read ({error.strerror or error})") from None
+    return model_from_files(meta, weights, meta_path, weights_path).to(device).eval()
+
+
+def model_from_files(meta: dict, weights: bytes, meta_name, weights_name):
+    """A ``SimulatorModel`` from the parsed ``model.json`` and the bytes of ``model.safetensors``; errors
+    name ``meta_name`` / ``weights_name`` (paths, or a bundle's members)."""
+    from pydantic import ValidationError
+    from safetensors.torch import load
+
+    try:
+        config = parse_model_config(meta["config"])
+    except (ValidationError, KeyError, TypeError) as error:
+        raise FileCorruptError(f"{meta_name}: invalid model config: {error}") from None
     expected = meta.get("weights_sha256")  # absent in models saved before checksums were recorded
     if expected is not None and hashlib.sha256(weights).hexdigest() != expected:
         raise FileCorruptError(
-            f"{weights_path}: checksum mismatch (the file was truncated, damaged or edited after it was "
-            f"written; {meta_path.name} records sha256 {expected[:12]}...)"
+            f"{weights_name}: checksum mismatch (the file was truncated, damaged or edited after it was "
+            f"written; {Path(str(meta_name)).name} records sha256 {expected[:12]}...)"
         )
     try:
         state = load(weights)
     except Exception as error:  # safetensors raises its own error type for any malformed header or data
-        raise FileCorruptError(f"{weights_path}: not a valid safetensors file ({error})") from None
+        raise FileCorruptError(f"{weights_name}: not a valid safetensors file ({error})") from None
     model = model_from_config(config)
     for key in ("input_low", "input_high"):  # models saved before training ranges were recorded
         state.setdefault(key, getattr(model, key))
@@ -71,6 +77,7 @@ def read_model(directory: Path, device: str | torch.device = "cpu"):
         model.load_state_dict(state)
     except RuntimeError as error:
         raise FileCorruptError(
-            f"{weights_path}: weights do not fit the config in {meta_path.name}: {str(error).splitlines()[-1].strip()}"
+            f"{weights_name}: weights do not fit the config in {Path(str(meta_name)).name}: "
+            f"{str(error).splitlines()[-1].strip()}"
         ) from None
-    return model.to(device).eval()
+    return model.eval()

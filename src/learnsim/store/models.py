@@ -6,6 +6,7 @@ Listing and metadata read JSON only; torch loads when a model is saved or loaded
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from learnsim.errors import FileCorruptError
 from learnsim.store.versions import VersionedStore, learnsim_home, parse_reference
@@ -38,9 +39,14 @@ def save_model(name: str, model, metrics: dict | None = None, lineage: dict | No
 
 
 def load_model(name: str, version: str | None = None, device: str = "cpu"):
-    """Load a stored model (latest version by default; ``name`` may be 'NAME@VERSION'), ready to simulate."""
+    """Load a stored model (latest version by default; ``name`` may be 'NAME@VERSION' or 'NAME@best'), or a
+    model bundle file (``model.lsim``, from ``learnsim export``) with no store at all; ready to simulate."""
     from learnsim.models.files import read_model
 
+    if str(name).endswith(".lsim") or Path(name).is_file():
+        from learnsim.models.bundle import read_bundle
+
+        return read_bundle(name)[0].to(device)
     if version is None:
         name, version = parse_reference(name)
     path, _ = model_store().resolve(name, version)
@@ -63,3 +69,14 @@ def list_models() -> list[dict]:
         for meta in store.versions(name):
             metas.append(meta | {"aliases": sorted(a for a, v in aliases.items() if v == meta["version"])})
     return metas
+
+
+def import_bundle(path, name: str | None = None) -> dict:
+    """Add the model in a bundle file to the store (under its own name, or ``name``); returns its metadata.
+    The version is the hash of weights and config, so importing the same bundle twice adds one version."""
+    from learnsim.models.bundle import read_bundle
+
+    model, meta, manifest = read_bundle(path)
+    name = name or meta.get("name") or Path(path).stem
+    lineage = dict(meta.get("lineage", {})) | {"imported_from": str(Path(path).resolve())}
+    return save_model(name, model, metrics=meta.get("metrics", {}), lineage=lineage)

@@ -1,0 +1,26 @@
+"""``learnsim export``: a stored model as a bundle, an ONNX graph or a TorchScript module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def export(
+    model: str = typer.Argument(..., help="Stored model NAME[@VERSION] (NAME@best after a search)."),
+    format: str = typer.Option("bundle", "--format", help="bundle (.lsim zip), onnx or torchscript."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output file (model.lsim, model.onnx, model.pt)."),
+    horizon: int = typer.Option(
+        None,
+        "--horizon",
+        help="onnx/torchscript: also write a rollout of this many steps (<stem>.rolloutH.*).",
+    ),
+):
+    """Export a stored model: the bundle loads anywhere with load_model('model.lsim'); the ONNX and
+    TorchScript files hold one simulation step (relations and normalisation inside) and, with --horizon, a
+    whole rollout."""
+    from learnsim.export import export_model
+
+    for path in export_model(model, out, format, horizon):
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
