@@ -57,9 +57,10 @@ def test_search_stores_every_finished_trial_and_marks_the_best(oscillator):
     assert len(finished) == 4 and len(result.trials) == 4
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
     assert complete, "every trial was pruned"
-    for trial in complete:  # every completed trial is a model version carrying its study and trial
+    for trial in finished:  # every finished trial is a model version carrying its study and trial
         lineage = model_meta("osc_tuned", trial.user_attrs["model_version"])["lineage"]
         assert lineage["study"] == "osc_tuned" and lineage["trial"] == trial.number
+        assert lineage.get("pruned", False) == (trial.state == TrialState.PRUNED)
     best = min(complete, key=lambda t: t.value)
     assert result.best_value == best.value
     assert result.model_reference == f"osc_tuned@{best.user_attrs['model_version']}"
@@ -209,3 +210,30 @@ def test_each_trial_is_a_nested_mlflow_run_under_the_study(oscillator):
     assert len(parents) == 1 and parents[0].data.tags["learnsim.study"] == "osc_tuned"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(int(r.data.tags["learnsim.trial"]) for r in children) == [0, 1]
+
+
+def test_a_pruned_run_stores_its_best_so_far_untested_and_drops_checkpoints(oscillator, tmp_path):
+    from learnsim.train import RunConfig, train
+
+    data = search_data()
+    config = RunConfig.model_validate(
+        {
+            "dataset": "osc",
+            "model_name": "pruned",
+            "model": {k: v for k, v in data["optimization"]["opt_models"][0].items() if k != "hidden_size"},
+            "training": {"training_iters": 40, "eval_every": 10, "trackers": [], "rollout": None},
+        }
+    )
+    asked = []
+
+    def stop_at_second_validation(step: int, metric: float) -> bool:
+        asked.append(step)
+        return len(asked) == 2
+
+    result = train(config, tmp_path / "run", monitor=False, should_stop=stop_at_second_validation)
+    assert asked == [10, 20] and result.model is None
+    assert result.report["pruned"] is True and result.report["steps"] == 20
+    meta = model_meta("pruned", result.model_version)
+    assert meta["lineage"]["pruned"] is True and meta["lineage"]["best_step"] in (10, 20)
+    assert not any(k.startswith("test/") for k in meta["metrics"])
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -97,17 +97,38 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
 
 
 def _finish_pruned(run: Run) -> TrainResult:
-    """A run its ``should_stop`` ended: nothing to test or store; its checkpoints are removed (a pruned run
-    is never resumed), its metrics and config stay for the record."""
+    """A run its ``should_stop`` ended (a tuner pruned it): its best checkpoint so far is stored as a model
+    version marked ``pruned`` in the lineage, untested (the test split is for finished candidates); its
+    checkpoints are removed (a pruned run is never resumed), its metrics and config stay for the record."""
     state = run.state
+    best = (
+        checkpoint.best_checkpoints(run.checkpoint_dir, 1) or checkpoint.checkpoints(run.checkpoint_dir)[-1:]
+    )
+    stored = None
+    if best:
+        path, meta = best[0]
+        lineage = {
+            "dataset": run.dataset_name,
+            "dataset_version": run.dataset_version,
+            "run_dir": str(run.run_dir),
+            "best_step": meta["step"],
+            "pruned": True,
+            **run.tags,
+        }
+        validation = {run.selection: state.best_metric}
+        stored = save_model(
+            run.config.model_name, read_model(path, "cpu"), metrics=validation, lineage=lineage
+        )
     run.hub.finish()
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     report = {
         "pruned": True,
+        "model": None if stored is None else {"name": run.config.model_name, "version": stored["version"]},
         "steps": state.step,
         "selection": {"metric": run.selection, "value": state.best_metric},
         "tags": run.tags,
         "versions": checkpoint.library_versions(),
     }
     write_json(run.run_dir / "report.json", report)
-    return TrainResult(None, {}, run.run_dir, run.config.model_name, None, report)
+    version = None if stored is None else stored["version"]
+    return TrainResult(None, {}, run.run_dir, run.config.model_name, version, report)

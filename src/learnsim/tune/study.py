@@ -330,9 +330,9 @@ def objective(trial, config: SearchConfig, total: int) -> float:
         trial.set_user_attr("error", str(error))
         raise TrialFailed(str(error)) from None
     trial.set_user_attr("steps", result.report["steps"])
+    trial.set_user_attr("model_version", result.model_version)
     if result.report.get("pruned"):
         raise optuna.TrialPruned()
-    trial.set_user_attr("model_version", result.model_version)
     return result.report["selection"]["value"]
 
 
