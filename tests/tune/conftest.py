@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from reliability.conftest import BASE_FEATURES
 
 pytest.importorskip("optuna")
 
-FEATURES = {
-    "outputs": [{"name": "acceleration_prediction", "dataset_feature": "acceleration"}],
-    "inputs": [
-        {"name": "velocity", "parent": "acceleration_prediction", "relation": "derivative"},
-        {"name": "position", "parent": "velocity", "relation": "derivative"},
-        {"name": "control_input"},
-    ],
-}
+FEATURES = BASE_FEATURES  # the Onyx example's schema, as the reliability corpus writes it
 
 
 def search_data(num_trials: int = 4, training_iters: int = 40, **optimization) -> dict:

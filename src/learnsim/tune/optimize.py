@@ -129,7 +129,7 @@ def _result(study, config: SearchConfig, url: str) -> OptimizeResult:
     from learnsim.store.models import load_model, model_store
 
     rows = trials_table(study)
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return OptimizeResult(None, None, None, rows, config.study, url, None)
     best = min(complete, key=lambda t: t.value)

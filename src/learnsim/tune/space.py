@@ -78,10 +78,10 @@ def _numeric_kind(annotation) -> type | None:
     return float if float in numbers else int
 
 
-def _check_space(base: type[BaseModel], name: str, space) -> None:
-    """Each candidate of ``space`` must be a valid value of ``base.<name>``; a range needs a number field."""
+def _check_space(base: type[BaseModel], name: str, space, adapter: TypeAdapter) -> None:
+    """Each candidate of ``space`` must be a valid value of ``base.<name>`` (``adapter`` validates one);
+    a range needs a number field."""
     field = base.model_fields[name]
-    adapter = TypeAdapter(Annotated[field.annotation, field])
     if isinstance(space, Range):
         kind = _numeric_kind(field.annotation)
         if kind is None:
@@ -147,22 +147,21 @@ def searchable(
             annotation = Any  # a value of the field's type, or a space; checked in _spaces below
         fields[field_name] = (annotation, Field(description=field.description, **default))
 
-    def field_name_is_plain(field_name: str) -> bool:
-        return field_name not in fixed and field_name not in nested
+    plain = [f for f in fields if f not in fixed and f not in nested]
+    # one validator per searchable field, built once: it checks a fixed value, or each candidate of a space
+    adapters = {
+        f: TypeAdapter(Annotated[base.model_fields[f].annotation, base.model_fields[f]]) for f in plain
+    }
 
     def _spaces(cls, value, info):
-        field = base.model_fields[info.field_name]
+        adapter = adapters[info.field_name]
         if isinstance(value, dict) and {"select", "range"} & set(value):
-            space = (Select if "select" in value else Range).model_validate(value)
-            _check_space(base, info.field_name, space)
-            return space
+            value = (Select if "select" in value else Range).model_validate(value)
         if not is_space(value):  # a fixed value: checked as the base config checks it
-            adapter = TypeAdapter(Annotated[field.annotation, field])
             return adapter.validate_python(value, strict=isinstance(value, bool))
-        _check_space(base, info.field_name, value)
+        _check_space(base, info.field_name, value, adapter)
         return value
 
-    plain = [f for f in fields if field_name_is_plain(f)]
     validators = {"_spaces": field_validator(*plain, mode="before")(_spaces)} if plain else {}
     model = create_model(name, __base__=StrictModel, __validators__=validators, **fields)
     model.__doc__ = f"Search space over ``{base.__name__}``: each field a value, a select or a range."

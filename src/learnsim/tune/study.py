@@ -131,28 +131,22 @@ def open_study(config: SearchConfig, url: str, worker: int = 0):
         direction="minimize",
         load_if_exists=True,
     )
-    mine = _comparable(config)
+    mine = _comparable(config.model_dump(mode="json"))
     stored = study.user_attrs.get("search_config")
     if stored is None:
         study.set_user_attr("search_config", config.model_dump(mode="json"))
-    elif _comparable_dict(stored) != mine:
-        changed = sorted(
-            k
-            for k in mine.keys() | _comparable_dict(stored).keys()
-            if mine.get(k) != _comparable_dict(stored).get(k)
-        )
-        raise ConfigError(
-            f"study '{config.study}' in {url} was started with a different search config (changed: "
-            f"{', '.join(changed)}); give it another study_name, or restore the config"
-        )
+    else:
+        theirs = _comparable(stored)
+        changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        if changed:
+            raise ConfigError(
+                f"study '{config.study}' in {url} was started with a different search config (changed: "
+                f"{', '.join(changed)}); give it another study_name, or restore the config"
+            )
     return study
 
 
-def _comparable(config: SearchConfig) -> dict:
-    return _comparable_dict(config.model_dump(mode="json"))
-
-
-def _comparable_dict(data: dict) -> dict:
+def _comparable(data: dict) -> dict:
     """The search config as flat fields, without the ones that may change between sessions of one study."""
     optimization = {k: v for k, v in data.get("optimization", {}).items() if k != "num_trials"}
     flat = {f"optimization.{k}": json.dumps(v, sort_keys=True) for k, v in optimization.items()}
