@@ -237,3 +237,19 @@ def test_a_pruned_run_stores_its_best_so_far_untested_and_drops_checkpoints(osci
     assert meta["lineage"]["pruned"] is True and meta["lineage"]["best_step"] in (10, 20)
     assert not any(k.startswith("test/") for k in meta["metrics"])
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_bad_search_input_fails_before_anything_is_written(oscillator, isolated_home, tmp_path):
+    from learnsim.errors import ConfigError, StoreError
+    from learnsim.tune.optimize import show_study
+
+    before = sorted(p.relative_to(isolated_home) for p in isolated_home.rglob("*"))
+    with pytest.raises(StoreError, match="no dataset named 'nodata'"):
+        optimize(load_search_config(data=search_data() | {"dataset": "nodata"}), monitor=False)
+    with pytest.raises(ConfigError, match="--workers must be >= 1"):
+        optimize(load_search_config(data=search_data()), workers=0, monitor=False)
+    with pytest.raises(ConfigError, match="no study named 'nothing'"):
+        show_study("nothing")
+    with pytest.raises(ConfigError, match=r"storage 'bogus://x': cannot open it"):
+        optimize(load_search_config(data=search_data()), storage="bogus://x", monitor=False)
+    assert sorted(p.relative_to(isolated_home) for p in isolated_home.rglob("*")) == before

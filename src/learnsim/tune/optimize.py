@@ -37,6 +37,11 @@ def optimize(
     """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
+    from learnsim.store.datasets import dataset_meta
+    from learnsim.store.versions import parse_reference
+
+    for reference in filter(None, (config.dataset, config.validation_dataset, config.test_dataset)):
+        dataset_meta(*parse_reference(reference))  # a missing dataset fails here, before any study exists
     url = storage_url(storage)
     study = open_study(config, url)  # validates the storage and the config against a stored study first
     progress = StudyProgress(config.optimization.num_trials, monitor)
@@ -248,6 +253,8 @@ def load_study(study_name: str, storage: str | None = None):
     from learnsim.tune.study import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if storage is None and not (studies_dir() / "optuna.db").is_file():  # showing creates nothing
+        raise ConfigError(f"no study named '{study_name}': no search has run under {studies_dir()} yet")
     url = storage_url(storage)
     store = open_storage(url)
     known = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
