@@ -102,3 +102,21 @@ class MetricsHub:
     def finish(self) -> None:
         for tracker in self.trackers.values():
             tracker.finish()
+
+
+class SilentHub:
+    """The hub of a distributed run's ranks other than 0: they log nothing (rank 0 writes every metric)."""
+
+    file = None
+
+    def start(self, config: dict, tags: dict | None = None) -> None:
+        pass
+
+    def log(self, category: str, metrics: dict, step: int) -> None:
+        pass
+
+    def log_artifact(self, path: Path) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass

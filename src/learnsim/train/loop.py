@@ -19,10 +19,9 @@ from learnsim.evaluate.metrics import split_metrics
 from learnsim.store.versions import learnsim_home
 from learnsim.track.console import TrainingProgress, metrics_table
 from learnsim.track.hub import Logger
-from learnsim.train import checkpoint
+from learnsim.train import checkpoint, distributed
 from learnsim.train.config import RunConfig, TrainingConfig, dump_run_config, load_run_config
 from learnsim.train.finish import TrainResult, finish
-from learnsim.train.rollout import balanced, rollout_loss, sequences_per_step
 from learnsim.train.run import EvalFn, Run, StopFn, build_run, restore_checkpoint, training_state
 
 
@@ -48,16 +47,46 @@ def train(
     run as pruned (a tuner's pruner): no test, no stored model, ``report.json`` says ``pruned``.
     tags: recorded in the stored model's lineage and the report (e.g. the study and trial of a search).
     """
-    run_dir = _new_run_dir(config, run_dir)
-    run = build_run(config, run_dir, warm_start=warm_start, eval_fn=eval_fn, loggers=loggers)
+    shard = distributed.from_environment(config.training.device)
+    # rank 0 names (and checks) the run directory; every rank uses that one
+    run_dir = distributed.broadcast(shard, _new_run_dir(config, run_dir) if shard.is_main else None)
+    run = build_run(config, run_dir, warm_start=warm_start, eval_fn=eval_fn, loggers=loggers, shard=shard)
     run.should_stop, run.tags = should_stop, dict(tags or {})
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.yaml", dump_run_config(run.config))  # resolved: says what was trained
-    lineage = {**run.datasets["train"], "split": run.data.split.to_dict()}
-    lineage |= {"validation": run.datasets.get("val"), "test": run.datasets.get("test")}
-    write_json(run_dir / "dataset.json", lineage)
+    if shard.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "config.yaml", dump_run_config(run.config))  # resolved: says what was trained
+        lineage = {**run.datasets["train"], "split": run.data.split.to_dict()}
+        lineage |= {"validation": run.datasets.get("val"), "test": run.datasets.get("test")}
+        write_json(run_dir / "dataset.json", lineage)
     run.hub.start(run.config.model_dump(mode="json"), run.tags)
-    return finish(run_loop(run, monitor), monitor)
+    return _loop_and_finish(run, monitor)
+
+
+def _loop_and_finish(run: Run, monitor: bool) -> TrainResult:
+    """Run the loop; rank 0 then finishes (test, store, report) while the other ranks leave."""
+    shard = run.shard
+    try:
+        run_loop(run, monitor and shard.is_main)
+    except RuntimeError as error:  # gloo/NCCL failures: torch.distributed.DistError is a RuntimeError
+        if not shard.active or isinstance(error, TrainingError) or not _is_collective_failure(error):
+            raise
+        found = checkpoint.checkpoints(run.checkpoint_dir)
+        note = f"; the last checkpoint is {found[-1][0]}" if found else ""
+        raise distributed.lost_rank(shard, error, note) from None
+    finally:
+        if shard.active:
+            distributed.shutdown(shard)
+    if not shard.is_main:
+        return TrainResult(None, {}, run.run_dir, run.config.model_name, None, {})
+    return finish(run, monitor)
+
+
+def _is_collective_failure(error: RuntimeError) -> bool:
+    import torch.distributed as dist
+
+    return isinstance(error, getattr(dist, "DistError", ())) or any(
+        word in str(error) for word in ("Gloo", "gloo", "NCCL", "Connection", "connection", "peer")
+    )
 
 
 def resume(
@@ -104,13 +133,16 @@ def resume(
                 pinned[field] = f"{lineage[role]['name']}@{lineage[role]['version']}"
     except (KeyError, TypeError):
         raise FileCorruptError(f"{run_dir / 'dataset.json'}: no dataset name and version") from None
-    run = build_run(config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers)
+    shard = distributed.from_environment(config.training.device)
+    run = build_run(
+        config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers, shard=shard
+    )
     run.should_stop, run.tags = should_stop, dict(tags or {})
     restore_checkpoint(run)
-    if overrides:  # the run's config is now the overridden one; the next resume compares against it
+    if overrides and shard.is_main:  # the run's config is now the overridden one; the next resume compares
         write_text(run_dir / "config.yaml", dump_run_config(config))
     run.hub.start(run.config.model_dump(mode="json"), run.tags)
-    return finish(run_loop(run, monitor), monitor)
+    return _loop_and_finish(run, monitor)
 
 
 # Fields a resume may change: they decide how long and how visibly the run goes on, not what it learns.
@@ -189,7 +221,8 @@ def run_loop(run: Run, monitor: bool) -> Run:
 
         # -- every log_every steps: training loss and learning rate
         if step % tc.log_every == 0 or step == tc.training_iters:
-            metrics = {"train/loss": loss.item(), "lr": run.optimizer.param_groups[0]["lr"]}
+            mean_loss = distributed.mean(run.shard, loss.detach())  # over the global batch
+            metrics = {"train/loss": mean_loss, "lr": run.optimizer.param_groups[0]["lr"]}
             if run.curriculum:
                 metrics["train/horizon"] = horizon
             run.hub.log("train", metrics, step)
@@ -200,54 +233,55 @@ def run_loop(run: Run, monitor: bool) -> Run:
             continue
         state.train_seconds += time.perf_counter() - tick  # throughput counts training steps only
 
-        # -- every eval_every steps: validation, best-checkpoint selection, early stopping
-        metric = None
-        if evaluate_now:
-            metrics = validate_model(run)
-            metric = metrics[run.selection]
-            if metric < state.best_metric:
-                state.best_metric, state.evals_since_best = metric, 0
-            else:
-                state.evals_since_best += 1
-            if tc.early_stop_patience and state.evals_since_best >= tc.early_stop_patience:
-                state.stopped_early = True
-                progress.print(
-                    f"early stop at step {step}: no improvement in {tc.early_stop_patience} evaluations"
-                )
-            if run.should_stop is not None and run.should_stop(step, metric):
-                state.stopped_early = state.pruned = True
-                progress.print(f"pruned at step {step} ({run.selection} {metric:.4g})")
-            progress.update(step, **{run.selection: metric})
-            progress.print(metrics_table(f"validation, step {step}", metrics, "val"))
-            run.model.train()
+        # -- every eval_every steps: validation, best-checkpoint selection, early stopping (rank 0 decides)
+        metric = evaluate_and_decide(run, progress) if evaluate_now else None
 
         # -- every save_every steps (and at every evaluation): an atomic, resumable checkpoint
-        meta = {"metric": metric, "metric_name": run.selection, "config": run.config.model_dump(mode="json")}
-        checkpoint.save_checkpoint(
-            run.checkpoint_dir, step, run.eval_model, training_state(run), meta, tc.save_top_k
-        )
+        if run.shard.is_main:
+            meta = {"metric": metric, "metric_name": run.selection, "config": run.config.model_dump(mode="json")}
+            checkpoint.save_checkpoint(
+                run.checkpoint_dir, step, run.eval_model, training_state(run), meta, tc.save_top_k
+            )
         tick = time.perf_counter()
     progress.close()
     return run
 
 
+def evaluate_and_decide(run: Run, progress: TrainingProgress) -> float | None:
+    """Validate on rank 0, update the best metric, decide early stopping and pruning; other ranks receive
+    rank 0's decisions. Returns the selection metric (None on other ranks)."""
+    tc, state, step = run.config.training, run.state, run.state.step
+    metric = None
+    if run.shard.is_main:
+        metrics = validate_model(run)
+        metric = metrics[run.selection]
+        if metric < state.best_metric:
+            state.best_metric, state.evals_since_best = metric, 0
+        else:
+            state.evals_since_best += 1
+        if tc.early_stop_patience and state.evals_since_best >= tc.early_stop_patience:
+            state.stopped_early = True
+            progress.print(f"early stop at step {step}: no improvement in {tc.early_stop_patience} evaluations")
+        if run.should_stop is not None and run.should_stop(step, metric):
+            state.stopped_early = state.pruned = True
+            progress.print(f"pruned at step {step} ({run.selection} {metric:.4g})")
+        progress.update(step, **{run.selection: metric})
+        progress.print(metrics_table(f"validation, step {step}", metrics, "val"))
+        run.model.train()
+    if run.shard.active:
+        decided = distributed.broadcast(run.shard, state.checkpointed())
+        for key, value in decided.items():
+            setattr(state, key, value)
+    return metric
+
+
 def training_step(run: Run, horizon: int) -> torch.Tensor:
-    """One optimizer step on a sampled batch; ``horizon`` 0 is one-step training. Returns the loss."""
+    """One optimizer step on a sampled batch (this rank's share of it when sharded); ``horizon`` 0 is
+    one-step training. Returns the loss."""
     tc = run.config.training
     with run.autocast:
-        if horizon == 0:  # one-step: windows (B, L, n_in) -> next-row outputs (B, n_out)
-            loss, starts = one_step_loss(run)
-        else:  # multi-step: free-run `horizon` steps from each start, through simulate's code path
-            batch = sequences_per_step(tc.rollout, tc.train_batch_size, horizon)
-            starts = run.sampler.sample(horizon, batch, run.generator)
-            loss = rollout_loss(
-                run.model, run.data, run.targets, starts, horizon, tc.rollout, run.generator, tc.loss
-            )
-            if tc.rollout.one_step_weight:
-                one_step = one_step_loss(run)[0]
-                one_step = balanced(one_step) if tc.rollout.weighting == "balanced" else one_step
-                loss = loss + tc.rollout.one_step_weight * one_step
-    run.state.sample_steps += len(starts) * max(horizon, 1)
+        loss, count = run.objective(horizon)
+    run.state.sample_steps += count * run.shard.world_size  # samples x simulated steps, all ranks
     if not torch.isfinite(loss):
         last = checkpoint.checkpoints(run.checkpoint_dir)
         kept = f"; the last good checkpoint is {last[-1][0]}" if last else ""
@@ -275,14 +309,6 @@ def training_step(run: Run, horizon: int) -> torch.Tensor:
     return loss
 
 
-def one_step_loss(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
-    """Teacher-forced loss on train_batch_size random windows, and their start rows."""
-    L = run.config.model.sequence_length
-    starts = run.data.sample_starts(run.config.training.train_batch_size, run.generator)
-    prediction = run.model.predict_normalized(run.data.windows(starts))  # (B, n_direct)
-    return run.loss_fn(prediction, run.targets[starts + L]), starts
-
-
 def validate_model(run: Run) -> dict:
     """Validation metrics of ``run.eval_model`` (and the user's eval_fn), logged; returns them all."""
     tc, step = run.config.training, run.state.step
@@ -304,7 +330,8 @@ def describe(run: Run) -> str:
     text = (
         f"run {run.run_dir}\n  dataset {run.dataset_name}@{run.dataset_version}: {data.inputs.shape[0]} rows, "
         f"split by {data.split.by}: {windows} windows\n"
-        f"  model {mc.type}: {sum(p.numel() for p in run.model.parameters()):,} parameters on {run.device}; "
+        f"  model {mc.type}: {sum(p.numel() for p in run.model.parameters()):,} parameters on {run.device}"
+        f"{f' x {run.shard.world_size} ranks (DDP)' if run.shard.active else ''}; "
         f"selection by {run.selection}"
     )
     if run.state.step:

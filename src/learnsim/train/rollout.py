@@ -16,6 +16,7 @@ import torch
 from learnsim.data.windows import window_starts
 from learnsim.features import wrap_where
 from learnsim.simulate import rollout
+from learnsim.train.distributed import Shard
 from learnsim.train.losses import elementwise
 
 # The automatic curriculum's last horizon. Measured on the arm: 64 and 256 give the same free-run accuracy
@@ -99,20 +100,25 @@ def rollout_loss(
     config,
     generator: torch.Generator,
     loss_kind: str,
+    shard: Shard = Shard(),
 ) -> torch.Tensor:
     """Weighted free-run error over ``horizon`` steps from each start row, in normalised units.
 
-    starts: (B,) start rows. States are compared with the recorded rows (angle-wrapped), direct outputs with
-    their targets; residuals are divided by each feature's scale so features count alike.
+    starts: (B,) start rows of the global batch; this rank trains on ``shard.take`` of them (and of the
+    history noise, drawn for the global batch so every rank's generator stays in step). States are compared
+    with the recorded rows (angle-wrapped), direct outputs with their targets; residuals are divided by each
+    feature's scale so features count alike.
     """
     L, step = model.config.sequence_length, model.step
+    noise = None
+    if config.noise_std > 0 and len(step.state_index):
+        noise = shard.take(torch.randn(len(starts), L, len(step.state_index), generator=generator))
+    starts = shard.take(starts)
     rows = starts[:, None] + torch.arange(L + horizon, device=starts.device)  # (B, L + H)
     recorded = data.inputs[rows]  # (B, L + H, n_in)
     history = recorded[:, :L]
-    if config.noise_std > 0 and len(step.state_index):
-        noise = torch.randn(history.shape[0], L, len(step.state_index), generator=generator).to(
-            history.device
-        )
+    if noise is not None:
+        noise = noise.to(history.device)
         scale = model.input_scaler.scale[step.state_index]
         history = history.index_add(2, step.state_index, noise * config.noise_std * scale)
     inputs, outputs = rollout(model, history, recorded, horizon, detach_every=config.tbptt)

@@ -25,11 +25,13 @@ from learnsim.evaluate.baselines import fit_linear
 from learnsim.models import model_from_config
 from learnsim.models.files import read_model
 from learnsim.store.models import load_model
-from learnsim.track.hub import Logger, MetricsHub, available_default_trackers
-from learnsim.train import checkpoint
+from learnsim.track.hub import Logger, MetricsHub, SilentHub, available_default_trackers
+from learnsim.train import checkpoint, distributed
 from learnsim.train.config import RunConfig
 from learnsim.train.data import load_run_datasets, split_run_data
+from learnsim.train.distributed import Shard
 from learnsim.train.losses import make_loss
+from learnsim.train.objective import StepObjective
 from learnsim.train.optim import build_optimizer, build_scheduler
 from learnsim.train.recipe import resolve
 from learnsim.train.rollout import EMA, Curriculum, RolloutSampler
@@ -77,7 +79,9 @@ class Run:
     generator: torch.Generator  # batch sampling and history noise; its state is checkpointed
     curriculum: Curriculum | None
     sampler: RolloutSampler | None
-    hub: MetricsHub
+    hub: MetricsHub | SilentHub  # silent on ranks other than 0: only rank 0 writes
+    shard: Shard = field(default_factory=Shard)  # this process's rank in a torchrun job
+    objective: torch.nn.Module | None = None  # StepObjective, under DistributedDataParallel when sharded
     baselines: dict = field(default_factory=dict)  # name -> 'hold' or a fitted model; validation/test compare
     eval_fn: EvalFn | None = None
     should_stop: StopFn | None = None
@@ -113,9 +117,12 @@ def build_run(
     warm_start: str | None = None,
     eval_fn: EvalFn | None = None,
     loggers: list[Logger] | None = None,
+    shard: Shard = Shard(),
 ) -> Run:
-    """Build every piece of a run from its config (``config.dataset`` names the exact version to use)."""
-    device = resolve_device(config.training.device)
+    """Build every piece of a run from its config (``config.dataset`` names the exact version to use).
+    Every rank of a distributed job builds the same run (same seed: same weights, same generator)."""
+    device = distributed.device_for(shard, resolve_device(config.training.device))
+    distributed.check_batch(shard, config.training.train_batch_size)
     seed_everything(config.training.seed)
     run_data = split_run_data(config, load_run_datasets(config), device)
     config = resolve(
@@ -140,7 +147,7 @@ def build_run(
         curriculum = Curriculum(tc.rollout, tc.training_iters, sampler.longest_possible)
     trackers = tc.trackers if tc.trackers is not None else available_default_trackers()
     baselines = {"hold": "hold", "linear": linear} if mc.schema.states else {}
-    return Run(
+    run = Run(
         config=config,
         run_dir=run_dir,
         datasets=run_data.references,
@@ -157,10 +164,13 @@ def build_run(
         generator=torch.Generator().manual_seed(tc.seed),
         curriculum=curriculum,
         sampler=sampler,
-        hub=MetricsHub(run_dir, trackers, loggers),
+        hub=MetricsHub(run_dir, trackers, loggers) if shard.is_main else SilentHub(),
+        shard=shard,
         baselines=baselines,
         eval_fn=eval_fn,
     )
+    run.objective = distributed.wrap(shard, StepObjective(run), device)
+    return run
 
 
 def training_state(run: Run) -> dict:
@@ -172,6 +182,7 @@ def training_state(run: Run) -> dict:
         "scaler": run.scaler.state_dict() if run.scaler else None,
         "rng": checkpoint.rng_state(run.generator),
         "state": run.state.checkpointed(),
+        "world_size": run.shard.world_size,
     }
 
 
@@ -183,6 +194,13 @@ def restore_checkpoint(run: Run) -> None:
     path, _ = found[-1]
     saved = read_model(path, run.device).state_dict()
     state = checkpoint.load_training_state(path)
+    saved_world = state.get("world_size", 1)
+    if saved_world != run.shard.world_size:
+        raise TrainingError(
+            f"{path}: this run trained with {saved_world} process(es) and is being resumed with "
+            f"{run.shard.world_size}; an exact resume needs the same number (torchrun --nproc_per_node "
+            f"{saved_world}, or a plain `learnsim train --resume` for 1)"
+        )
     try:
         if run.ema is not None:  # the checkpointed model is the average; the raw weights travel in the state
             run.ema.model.load_state_dict(saved)
@@ -202,7 +220,8 @@ def restore_checkpoint(run: Run) -> None:
             f"{path}: does not fit this run's config ({problem[:300]}); resume needs the config the run "
             "started with"
         ) from None
-    run.hub.file.truncate_after(run.state.step)
+    if run.shard.is_main:
+        run.hub.file.truncate_after(run.state.step)
 
 
 def resolve_device(name: str) -> torch.device:

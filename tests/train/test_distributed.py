@@ -1,0 +1,183 @@
+"""Data-parallel training under torchrun with 2 CPU ranks (gloo), against 1 process on the same global batch:
+the same loss curve, one set of files, a killed rank ends the job, and a resume is exact for 2 ranks and
+refused for another world size."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from reliability.conftest import BASE_FEATURES
+from safetensors.torch import load_file
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
+
+CONFIG = {
+    "dataset": "osc",
+    "model": {"type": "mlp", "sequence_length": 4, "hidden_layers": 1, "hidden_size": 16} | BASE_FEATURES,
+    "training": {
+        "training_iters": 60,
+        "eval_every": 20,
+        "save_every": 10,
+        "log_every": 5,
+        "train_batch_size": 32,
+        "trackers": [],
+        "lr_scheduler": {"warmup_iters": 10, "decay_iters": 60},
+        # rollout training with history noise and EMA: the sharded draws of starts and noise are covered
+        "rollout": {"horizons": [1, 8], "start_iters": [0, 15], "noise_std": 0.1, "ema_decay": 0.9},
+    },
+}
+LOSS_TOLERANCE = 1e-5  # relative; the per-rank means are averaged in another float order than one mean
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A store with the dataset, the run config, and the uninterrupted 1- and 2-rank runs."""
+    root = tmp_path_factory.mktemp("ddp")
+    env = {**os.environ, "LEARNSIM_HOME": str(root / "home"), "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    code = (
+        "from learnsim import example_dataset, save_dataset; "
+        "save_dataset('osc', example_dataset('oscillator', episodes=6, steps=120, seed=3))"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    config = root / "run.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    _run(env, [*LEARNSIM, str(config), "--run-dir", str(root / "one"), "--quiet"])
+    _run(env, [*torchrun(2), str(config), "--run-dir", str(root / "two"), "--quiet"])
+    return root, env, config
+
+
+LEARNSIM = [sys.executable, "-m", "learnsim", "train"]
+
+
+def torchrun(ranks: int) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}",
+            "-m", "learnsim", "train"]  # fmt: skip
+
+
+def _run(env, command, check=True):
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    if check and done.returncode:
+        raise AssertionError(f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def _losses(run: Path) -> dict[int, float]:
+    lines = (json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())
+    return {r["step"]: r["train/loss"] for r in lines if "train/loss" in r}
+
+
+def test_two_ranks_follow_the_one_rank_loss_curve(setup):
+    root, _, _ = setup
+    one, two = _losses(root / "one"), _losses(root / "two")
+    assert sorted(one) == sorted(two) == list(range(5, 61, 5))
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=LOSS_TOLERANCE), step
+    assert one[60] < 0.5 * one[5], "the runs compared actually trained"
+
+
+def test_only_rank_zero_writes_one_set_of_files(setup):
+    root, _, _ = setup
+    run = root / "two"
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in (root / "one").iterdir())
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000060"]
+    report = json.loads((run / "report.json").read_text())
+    versions = list((root / "home" / "models" / "model").iterdir())
+    assert len(versions) == 2  # one per run: the 1-rank run's and the 2-rank run's
+    assert report["model"]["version"] in {v.name for v in versions}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len({r["step"] for r in records if "train/loss" in r}) == len(
+        [r for r in records if "train/loss" in r]
+    ), "each step logged once, by rank 0"
+
+
+def _rank_pid(parent: int, rank: int, deadline: float) -> int:
+    """The pid of the torchrun worker with RANK=rank under ``parent``."""
+    while time.time() < deadline:
+        for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+            try:
+                environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"RANK={rank}".encode() in environ:
+                return int(child)
+        time.sleep(0.01)
+    raise AssertionError(f"no rank {rank} worker appeared")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find a rank's process")
+def test_a_killed_rank_ends_the_job_and_the_run_resumes_exactly(setup):
+    root, env, config = setup
+    killed = root / "killed"
+    models_before = len(list((root / "home" / "models" / "model").iterdir()))
+    job = subprocess.Popen(
+        [*torchrun(2), str(config), "--run-dir", str(killed), "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    rank1 = _rank_pid(job.pid, 1, time.time() + 60)
+    deadline = time.time() + 120
+    while not (killed / "checkpoints" / "step-00000020").exists() and time.time() < deadline:
+        time.sleep(0.002)
+    os.kill(rank1, signal.SIGKILL)
+    began = time.time()
+    output, _ = job.communicate(timeout=120)  # no hang: the job ends on its own
+    assert job.returncode != 0
+    assert time.time() - began < 60
+    assert "rank" in output and "SIGKILL" in output, output[-2000:]
+    assert not (killed / "report.json").exists()
+    assert len(list((root / "home" / "models" / "model").iterdir())) == models_before
+
+    refused = _run(env, [*LEARNSIM, "--resume", str(killed), "--quiet"], check=False)
+    assert refused.returncode == 2
+    assert "trained with 2 process(es)" in refused.stderr and "resumed with 1" in refused.stderr
+
+    _run(env, [*torchrun(2), "--resume", str(killed), "--quiet"])
+    final = Path("checkpoints") / "step-00000060"
+    a, b = (load_file(str(run / final / "model.safetensors")) for run in (root / "two", killed))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _losses(root / "two") == _losses(killed)
+
+
+def test_rank_shares_partition_the_global_batch_and_average_to_its_loss(tmp_path):
+    """Each rank's share is disjoint, together they are the global batch, and the mean of the ranks' rollout
+    losses (history noise included) is the one-process loss of the whole batch."""
+    from learnsim import example_dataset, save_dataset
+    from learnsim.config_io import validate
+    from learnsim.train.config import RunConfig
+    from learnsim.train.distributed import Shard
+    from learnsim.train.rollout import rollout_loss
+    from learnsim.train.run import build_run
+
+    rows = torch.arange(12)
+    shares = [Shard(rank, 3).take(rows) for rank in range(3)]
+    assert sorted(torch.cat(shares).tolist()) == rows.tolist() and all(len(s) == 4 for s in shares)
+    assert Shard(0, 3).global_count(10) == 12 and Shard().global_count(10) == 10
+
+    save_dataset("osc", example_dataset("oscillator", episodes=6, steps=120, seed=3))
+    config = validate(RunConfig, CONFIG | {"training": CONFIG["training"] | {"rollout": {"noise_std": 0.1}}})
+    run = build_run(config, tmp_path / "run")
+    tc, state = run.config.training, run.generator.get_state()
+    starts = run.sampler.sample(8, 16, run.generator)
+
+    def loss(shard):
+        run.generator.set_state(state)
+        return rollout_loss(
+            run.model, run.data, run.targets, starts, 8, tc.rollout, run.generator, tc.loss, shard
+        ).item()
+
+    whole = loss(Shard())
+    halves = [loss(Shard(rank, 2)) for rank in range(2)]
+    assert halves[0] != pytest.approx(halves[1], rel=1e-3), "the ranks train on different rows"
+    assert (halves[0] + halves[1]) / 2 == pytest.approx(whole, rel=1e-5)
