@@ -57,7 +57,9 @@ def rate(config_path: Path, ranks: int, threads: int, workdir: Path) -> float:
         else [sys.executable]
     )
     command = [*launch, "-m", "learnsim", "train", str(config_path), "--run-dir", str(run_dir), "--quiet"]
-    subprocess.run(command, env=env, check=True, capture_output=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
     return json.loads((run_dir / "report.json").read_text())["train_sample_steps_per_second"]
 
 

@@ -162,6 +162,9 @@ def test_quickstart_end_to_end(tmp_path, isolated_home):
     10% of the recorded position's standard deviation, i.e. simulated trajectories visibly follow the real ones."""
     result = run("quickstart", "--run-dir", str(tmp_path / "qs"), home=isolated_home, check=True)
     assert "test (best checkpoint" in result.stdout and "quickstart@" in result.stdout
+    page = tmp_path / "qs" / "report.html"
+    assert f"report with plots: {page}" in result.stdout and "learnsim ui" in result.stdout
+    assert page.read_text().count("<img") >= 4  # the plots are in the main job's report
     report = json.loads((tmp_path / "qs" / "report.json").read_text())
     from learnsim import load_dataset
 
@@ -235,7 +238,7 @@ def test_ui_serves_the_local_mlflow_store(isolated_home):
         port = probe.getsockname()[1]
     env = {**os.environ, "LEARNSIM_HOME": str(isolated_home)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "learnsim", "ui", "--port", str(port)],
+        [sys.executable, "-m", "learnsim", "ui", "--mlflow", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,0 +1,267 @@
+"""The local web app on loopback over a generated store: every page and API route answers, the API returns
+what the store holds, pages load fast with 500 runs, and headless Chromium renders the charts (overview,
+dataset, a live run page that advances while training runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+uvicorn = pytest.importorskip("uvicorn")
+
+GENERATED_RUNS = 500
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A store with a real trained run (dataset, model, plots), 500 generated run directories copied from it
+    and a small Optuna study; LEARNSIM_HOME points at it for the module."""
+    home = tmp_path_factory.mktemp("home")
+    saved = os.environ.get("LEARNSIM_HOME")
+    os.environ["LEARNSIM_HOME"] = str(home)
+    from learnsim.quickstart import quickstart
+
+    result = quickstart(training_iters=100, run_dir=home / "runs" / "real", monitor=False)
+    for i in range(GENERATED_RUNS):
+        copy = home / "runs" / f"gen-{i:03d}"
+        copy.mkdir()
+        for name in ("config.yaml", "metrics.jsonl", "dataset.json", "report.json"):
+            shutil.copy(result.run_dir / name, copy / name)
+    optuna = pytest.importorskip("optuna")
+    from learnsim.tune.study import open_storage, storage_url
+
+    (home / "studies").mkdir(exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(study_name="search", storage=open_storage(storage_url(None)))
+    study.optimize(lambda t: (t.suggest_float("lr", 1e-4, 1e-2, log=True) - 3e-3) ** 2, n_trials=6)
+    yield {"home": home, "run": result.run_dir, "model": result.model_name, "version": result.model_version}
+    if saved is None:
+        os.environ.pop("LEARNSIM_HOME", None)
+    else:
+        os.environ["LEARNSIM_HOME"] = saved
+
+
+@pytest.fixture(scope="module")
+def server(store):
+    """The app served by uvicorn on loopback in a thread of this process."""
+    from learnsim.ui import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not instance.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert instance.started
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home():
+    """Overrides the suite's per-test home: these tests share the module's generated store."""
+    yield
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def get_json(url: str):
+    status, body = get(url)
+    return status, json.loads(body)
+
+
+def test_every_page_and_asset_answers(server, store):
+    version = store["version"]
+    dataset = json.loads((store["run"] / "dataset.json").read_text())
+    pages = [
+        "/",
+        "/objects",
+        f"/datasets/{dataset['name']}/{dataset['version']}",
+        "/datasets/oscillator/latest",
+        "/runs/real",
+        "/runs/gen-007",
+        "/compare?runs=real,gen-001",
+        f"/models/{store['model']}/{version}",
+        "/studies/search",
+        "/static/app.js",
+        "/static/uPlot.iife.min.js",
+        "/static/uPlot.min.css",
+        "/runs/real/files/loss_curves.png",
+    ]
+    for page in pages:
+        status, body = get(server + page)
+        assert status == 200, (page, body[:300])
+    status, body = get(server + "/")
+    assert b'src="/static/uPlot.iife.min.js"' in body and b"http" not in body.split(b"<body")[0].replace(
+        b'http-equiv', b""
+    ), "no external resources"
+
+
+def test_api_reports_what_the_store_holds(server, store):
+    status, graph = get_json(server + "/api/lineage")
+    assert status == 200
+    kinds = [n["kind"] for n in graph["nodes"]]
+    assert kinds.count("dataset") == 1 and kinds.count("model") == 1 and kinds.count("run") == 200
+    assert graph["runs_total"] == GENERATED_RUNS + 1
+    status, everything = get_json(server + "/api/lineage?max_runs=1000")
+    graph = everything
+    assert [n["kind"] for n in graph["nodes"]].count("run") == GENERATED_RUNS + 1
+    run_node = "run:real"
+    assert [e for e in graph["edges"] if e[1] == run_node][0][0].startswith("dataset:oscillator@")
+    assert any(e[0] == run_node and e[1] == f"model:{store['model']}@{store['version']}" for e in graph["edges"])
+
+    status, rows = get_json(server + "/api/objects")
+    types = [r["type"] for r in rows]
+    assert types.count("run") == GENERATED_RUNS + 1 and types.count("study") == 1
+    real = next(r for r in rows if r["id"] == "real")
+    assert real["status"] == "finished" and real["detail"] == "step 100/100"
+    assert real["metric"] == pytest.approx(
+        json.loads((store["run"] / "report.json").read_text())["test"]["test/nrmse@full"]
+    )
+
+    status, run = get_json(server + "/api/runs/real")
+    lines = (store["run"] / "metrics.jsonl").read_text().splitlines()
+    assert run["lines"] == len(lines) and len(run["records"]) == len(lines)
+    assert [c["name"] for c in run["checkpoints"]] == ["step-00000100"]
+    assert run["config"] == (store["run"] / "config.yaml").read_text()
+    status, later = get_json(server + f"/api/runs/real?since={len(lines)}")
+    assert later["records"] == [] and later["lines"] == len(lines)  # live updates fetch only new lines
+
+
+def test_dataset_series_is_downsampled_on_the_server_keeping_extremes(server, store):
+    from learnsim.store.datasets import load_dataset
+
+    dataset = load_dataset("oscillator")
+    status, whole = get_json(server + "/api/datasets/oscillator/latest/series?feature=velocity&points=200")
+    assert status == 200 and whole["rows"] == dataset.n_rows and len(whole["t"]) <= 200
+    values = dataset.columns["velocity"]
+    assert max(whole["y"]) == pytest.approx(values.max()) and min(whole["y"]) == pytest.approx(values.min())
+    status, zoom = get_json(server + "/api/datasets/oscillator/latest/series?feature=velocity&episode=2&start=1&end=2")
+    first, _ = dataset.episode_bounds()[2]
+    assert zoom["t"][0] == pytest.approx(1.0) and zoom["t"][-1] == pytest.approx(2.0)
+    assert zoom["y"][0] == pytest.approx(values[first + 100])
+    status, error = get_json(server + "/api/datasets/oscillator/latest/series?feature=nope")
+    assert status == 404 and "no feature 'nope'" in error["error"]
+
+
+def test_simulate_panel_free_runs_the_stored_model(server, store):
+    from learnsim.store.models import load_model
+
+    url = f"/api/models/{store['model']}/{store['version']}/simulate?dataset=oscillator&episode=3&warmup=20&horizon=40"
+    status, result = get_json(server + url)
+    assert status == 200 and result["steps"] == 40 and result["warmup"] == 20
+    assert set(result["features"]) == {"velocity", "position", "acceleration_prediction"}
+    position = result["features"]["position"]
+    assert len(position["simulated"]) == len(position["recorded"]) == 40
+    error = max(abs(a - b) for a, b in zip(position["simulated"], position["recorded"], strict=True))
+    assert 0 < error < 0.5, "a real free run: close to the recording, not a copy of it"
+    status, detail = get_json(server + f"/api/models/{store['model']}/{store['version']}")
+    model = load_model(store["model"], store["version"])
+    velocity = next(s for s in detail["scaling"] if s["name"] == "velocity")
+    assert velocity["scale"] == pytest.approx(float(model.input_scaler.scale[0]))
+
+
+def test_missing_objects_get_a_named_404(server):
+    for url, words in [
+        ("/api/runs/nope", "no run 'nope'"),
+        ("/api/models/nope/latest", "nope"),
+        ("/api/studies/nope", "no study named 'nope'"),
+        ("/runs/real/files/config.yaml", "no file 'config.yaml'"),
+    ]:
+        status, body = get_json(server + url)
+        assert status == 404 and words in body["error"], (url, body)
+
+
+def test_pages_load_within_300_ms_with_500_runs(server):
+    """A page load = its HTML and the API call its script makes (the assets are cached by the browser)."""
+    loads = {"/": "/api/lineage", "/objects": "/api/objects", "/runs/gen-100": "/api/runs/gen-100"}
+    for page, api in loads.items():
+        get(server + page), get(server + api)  # warm the summary cache as a first visit does
+        times = []
+        for _ in range(5):
+            began = time.perf_counter()
+            assert get(server + page)[0] == 200 and get(server + api)[0] == 200
+            times.append(time.perf_counter() - began)
+        assert statistics.median(times) < 0.3, (page, times)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]  # fmt: skip
+
+
+def _browse(url: str, profile: Path, budget_ms: int = 5000, screenshot: Path | None = None) -> dict:
+    """Load ``url`` in headless Chromium; the body's data attributes after ``budget_ms`` of page time."""
+    flags = [*FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}"]
+    if screenshot is not None:
+        subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    tag = re.search(r"<body[^>]*>", dom).group(0)
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', tag)) | {"dom": dom}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_path):
+    shots = Path(os.environ.get("LEARNSIM_SCREENSHOTS", tmp_path))
+    overview = _browse(server + "/", tmp_path / "p1", screenshot=shots / "ui-overview.png")
+    assert overview["ready"] == "1" and overview["errors"] == "0"
+    assert "<svg" in overview["dom"] and overview["dom"].count('class="node run') == 200
+    dataset = _browse(server + "/datasets/oscillator/latest", tmp_path / "p2", screenshot=shots / "ui-dataset.png")
+    assert dataset["ready"] == "1" and dataset["errors"] == "0" and int(dataset["charts"]) >= 1
+    assert "<canvas" in dataset["dom"]
+
+    config = store["home"] / "live.yaml"
+    from learnsim.quickstart import quickstart_config
+
+    run_config = quickstart_config(4000, "oscillator").model_dump(mode="json")
+    run_config["training"] |= {"log_every": 20, "trackers": [], "eval_every": 1000, "save_every": 1000}
+    config.write_text(json.dumps(run_config))
+    live = store["home"] / "runs" / "live"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen([sys.executable, "-m", "learnsim", "train", str(config), "--run-dir", str(live), "--quiet"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not (live / "metrics.jsonl").is_file() or not (live / "metrics.jsonl").read_text().strip():
+            assert time.time() < deadline and job.poll() is None, job.stderr.read() if job.poll() else "no metrics"
+            time.sleep(0.2)
+        first = _browse(server + "/runs/live", tmp_path / "p3", screenshot=shots / "ui-run.png")
+        time.sleep(2)
+        second = _browse(server + "/runs/live", tmp_path / "p4", budget_ms=3000)
+    finally:
+        job.kill()
+        job.wait()
+    for page in (first, second):
+        assert page["ready"] == "1" and page["errors"] == "0" and int(page["charts"]) >= 2
+        assert page["status"] == "running"
+    assert int(second["step"]) > int(first["step"]) > 0, "the live page shows the step advancing"
+    assert (shots / "ui-run.png").stat().st_size > 10_000
