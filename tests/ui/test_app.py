@@ -153,6 +153,8 @@ def test_api_reports_what_the_store_holds(server, store):
     assert run["lines"] == len(lines) and len(run["records"]) == len(lines)
     assert [c["name"] for c in run["checkpoints"]] == ["step-00000100"]
     assert run["config"] == (store["run"] / "config.yaml").read_text()
+    trackers = json.loads((store["run"] / "trackers.json").read_text()) if (store["run"] / "trackers.json").is_file() else {}
+    assert run["mlflow_run"] == trackers.get("mlflow")
     status, later = get_json(server + f"/api/runs/real?since={len(lines)}")
     assert later["records"] == [] and later["lines"] == len(lines)  # live updates fetch only new lines
 

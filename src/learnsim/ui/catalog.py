@@ -167,6 +167,7 @@ def run_detail(run_id: str, since: int = 0) -> dict:
             "report": _read_json(path / "report.json"),
             "plots": plots,
             "has_report_html": (path / "report.html").is_file(),
+            "mlflow_run": (_read_json(path / "trackers.json") or {}).get("mlflow"),
         }
     )
 

@@ -328,6 +328,10 @@ function renderRunInfo(info, d, records) {
   if (d.model) links.push(["model", link(`/models/${d.model.name}/${d.model.version}`, `${d.model.name}@${d.model.version}`)]);
   if (d.tags && d.tags.study) links.push(["study", link(`/studies/${d.tags.study}`, `${d.tags.study}, trial ${d.tags.trial}`)]);
   if (d.has_report_html) links.push(["HTML report", link(`/runs/${d.id}/files/report.html`, "report.html")]);
+  if (d.mlflow_run) {
+    links.push(["MLflow run", el("span", {}, link(`http://127.0.0.1:5000/#/search?searchFilter=attributes.run_id%3D%27${d.mlflow_run}%27`, d.mlflow_run),
+      el("span", { class: "muted" }, "  (serve it with: learnsim ui --mlflow --port 5000)"))]);
+  }
   links.push(["compare", link(`/compare?runs=${d.id}`, "compare with other runs")]);
   info.append(section("Lineage and links", table(["", ""], links, { id: "lineage" })));
   info.append(section("Checkpoints", table(["checkpoint", "step", "metric"], d.checkpoints.map((c) => [c.name, fmt(c.step), fmt(c.metric)]), { id: "checkpoints" })));
