@@ -539,15 +539,30 @@ simple(
 )
 simple(
     "files",
-    "dataset-parquet-corrupt",
+    "dataset-column-edited",
     lambda h, t: [
-        (p.write_bytes(b"PAR1xxxx") for p in (h / "datasets" / "osc").glob("*/data.parquet")).__next__()
+        (
+            p.write_bytes(p.read_bytes()[:-8] + b"\1" * 8)
+            for p in (h / "datasets" / "osc").glob("*/col-001.f64")
+        ).__next__()
         and "simulate",
         "m",
         "--dataset",
         "osc",
     ],
-    "data.parquet",
+    "do not match version",
+)
+simple(
+    "files",
+    "dataset-column-truncated",
+    lambda h, t: [
+        (p.write_bytes(b"\0" * 16) for p in (h / "datasets" / "osc").glob("*/col-000.f64")).__next__()
+        and "simulate",
+        "m",
+        "--dataset",
+        "osc",
+    ],
+    "col-000.f64",
 )
 simple(
     "files",

@@ -52,7 +52,7 @@ def test_unsafe_names_are_rejected_and_nothing_is_written(name, isolated_home):
     with pytest.raises(StoreError, match="invalid dataset name"):
         save_dataset(name, small())
     written = [p for p in isolated_home.parent.rglob("*") if "learnsim_home" not in str(p)]
-    assert not any(p.name in ("data.parquet", "meta.json") for p in written)
+    assert not any(p.name in ("columns.json", "col-000.f64", "meta.json") for p in written)
 
 
 def test_invalid_data_is_not_saved(isolated_home):
@@ -84,15 +84,15 @@ def test_sigkill_during_save_leaves_the_old_version_intact(isolated_home, tmp_pa
     script = textwrap.dedent(f"""
         import os, sys, time
         os.environ["LEARNSIM_HOME"] = {str(isolated_home)!r}
-        import numpy as np, pyarrow.parquet as pq
+        import numpy as np
         from learnsim.data.dataset import Dataset
-        from learnsim.store import save_dataset
-        real = pq.write_table
-        def slow(table, path, **kw):
+        from learnsim.store import columns, save_dataset
+        real = columns.write_columns
+        def slow(dataset, directory):
             print("writing", flush=True)
-            real(table, path, **kw)
+            real(dataset, directory)
             time.sleep(30)
-        pq.write_table = slow
+        columns.write_columns = slow
         rng = np.random.default_rng(1)
         save_dataset("big", Dataset({{"x": rng.normal(size=200000), "u": rng.normal(size=200000)}}, 0.1))
     """)

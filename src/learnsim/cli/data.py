@@ -31,22 +31,44 @@ def import_(
     time_column: str = typer.Option(None, "--time-column", help="Column holding time stamps (s)."),
     source: list[str] = typer.Option([], "--source", help="Lineage: NAME[@VERSION] this data was made from."),
 ):
-    """Validate FILE and save it as a new version of NAME."""
-    from learnsim.data.dataset import Dataset
-    from learnsim.store.datasets import save_dataset
-
+    """Validate FILE and save it as a new version of NAME (CSV and Parquet are streamed in chunks)."""
     console = _console()
-    with console.status(f"reading {file}"):
-        dataset = Dataset.from_file(file, dt, episode_column, time_column)
-        if time_column is None:
-            _refuse_time_as_feature(dataset.feature_names, file)
-        meta = save_dataset(name, dataset, source_datasets=source)
+    if file.suffix.lower() in (".csv", ".parquet", ".pq"):
+        meta = _import_streamed(console, file, name, dt, episode_column, time_column, source)
+    else:
+        from learnsim.data.dataset import Dataset
+        from learnsim.store.datasets import save_dataset
+
+        with console.status(f"reading {file}"):
+            dataset = Dataset.from_file(file, dt, episode_column, time_column)
+            if time_column is None:
+                _refuse_time_as_feature(dataset.feature_names, file)
+            meta = save_dataset(name, dataset, source_datasets=source)
     console.print(
         f"saved [bold]{name}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episode(s), "
         f"features {meta['features']}"
     )
     for warning in meta["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _import_streamed(console, file: Path, name, dt, episode_column, time_column, source) -> dict:
+    """A progress bar over rows (Parquet: of the known total) while the file streams into the store."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from learnsim.data.stream import open_table
+    from learnsim.store.datasets import import_dataset
+
+    header = open_table(file, episode_column, time_column)
+    if time_column is None:
+        _refuse_time_as_feature([n for n in header.names if n != episode_column], file)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"importing {file.name} (rows)", total=header.rows)
+        meta = import_dataset(
+            name, file, dt, episode_column, time_column, source, on_rows=lambda n: progress.update(task, completed=n)
+        )
+    return meta
 
 
 TIME_NAMES = ("time", "t", "timestamp", "time_s", "times")

@@ -52,10 +52,10 @@ class Dataset:
                     f"{self.source}: '{name}' is both a feature column and the episode/time column"
                 )
         if self.episode is not None:
-            self.episode = np.asarray(self.episode, dtype=np.int64)
+            self.episode = np.asanyarray(self.episode, dtype=np.int64)  # a memory map stays one
             _check_contiguous_episodes(self.episode, self.source, self.episode_column)
         if self.time is not None:
-            self.time = np.asarray(self.time, dtype=np.float64)
+            self.time = np.asanyarray(self.time, dtype=np.float64)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -88,9 +88,12 @@ class Dataset:
         h.update(repr(self.dt).encode())
         for name, values in self.columns.items():
             h.update(name.encode() + b"\0")
-            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-        for extra in (self.episode, self.time):
-            h.update(b"\1" if extra is None else np.ascontiguousarray(extra).tobytes())
+            _hash_array(h, values, np.float64)
+        for extra, dtype in ((self.episode, np.int64), (self.time, np.float64)):
+            if extra is None:
+                h.update(b"\1")
+            else:
+                _hash_array(h, extra, dtype)
         return h.hexdigest()
 
     def column_statistics(self) -> dict[str, dict[str, float]]:
@@ -102,6 +105,7 @@ class Dataset:
                 (finite.mean(), finite.std(), finite.min(), finite.max()) if finite.size else (np.nan,) * 4
             )
             stats[name] = dict(zip(("mean", "std", "min", "max"), map(float, summary), strict=True))
+            release_pages(values)
         return stats
 
     # ------------------------------------------------------------------ conversions
@@ -128,35 +132,11 @@ class Dataset:
         source: str = "<table>",
     ) -> Dataset:
         """Build from a pyarrow Table; every column but the episode/time ones becomes a float64 feature."""
-        import pyarrow as pa
-
         names = table.column_names
-        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
-        if duplicates:
-            raise DataError(f"{source}: duplicate column names {duplicates}; column names must be unique")
+        check_header(names, episode_column, time_column, source)
         if table.num_rows == 0:
             raise DataError(f"{source}: the table is empty (0 rows)")
-        for wanted, what in ((episode_column, "episode"), (time_column, "time")):
-            if wanted is not None and wanted not in names:
-                raise DataError(f"{source}: {what} column '{wanted}' not found; columns are {names}")
-        columns = {}
-        for name in names:
-            column = table.column(name)
-            if not (
-                pa.types.is_integer(column.type)
-                or pa.types.is_floating(column.type)
-                or pa.types.is_boolean(column.type)
-            ):
-                raise DataError(
-                    f"{source}: column '{name}' is not numeric ({column.type}){_first_bad(column)}"
-                )
-            if column.null_count:
-                rows = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
-                raise DataError(
-                    f"{source}: column '{name}' has {column.null_count} missing values "
-                    f"(first at rows {rows[:5].tolist()})"
-                )
-            columns[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        columns = {name: numeric_column(table.column(name), name, source) for name in names}
         episode = columns.pop(episode_column) if episode_column else None
         if episode is not None and not np.all(episode == np.round(episode)):
             raise DataError(f"{source}: episode column '{episode_column}' must hold integers")
@@ -237,6 +217,49 @@ class Dataset:
                 f"{path}: unknown file type '{suffix}'; expected .csv, .parquet, .pq, .h5 or .hdf5"
             )
         return readers[suffix](path, dt, episode_column, time_column)
+
+
+def release_pages(values) -> None:
+    """Drop a memory-mapped column's pages from this process's resident memory once it has been read: they
+    stay in the OS page cache (a later read is a cheap fault), but a 10-million-row dataset read column by
+    column no longer counts whole against the process. Arrays in memory are left alone."""
+    import mmap
+
+    mapping = getattr(values, "_mmap", None)  # set by np.memmap on the array that owns the mapping
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
+def check_header(names: list[str], episode_column: str | None, time_column: str | None, source: str) -> None:
+    """Unique column names; the named episode/time columns exist."""
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise DataError(f"{source}: duplicate column names {duplicates}; column names must be unique")
+    for wanted, what in ((episode_column, "episode"), (time_column, "time")):
+        if wanted is not None and wanted not in names:
+            raise DataError(f"{source}: {what} column '{wanted}' not found; columns are {names}")
+
+
+def numeric_column(column, name: str, source: str, first_row: int = 0) -> np.ndarray:
+    """A pyarrow column (or chunk of one starting at ``first_row``) as float64, or a named error for a
+    non-numeric type or missing values."""
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)):
+        raise DataError(f"{source}: column '{name}' is not numeric ({column.type}){_first_bad(column)}")
+    if column.null_count:
+        rows = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)) + first_row
+        raise DataError(
+            f"{source}: column '{name}' has {column.null_count} missing values "
+            f"(first at rows {rows[:5].tolist()})"
+        )
+    return column.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _hash_array(h, values: np.ndarray, dtype, chunk: int = 1 << 20) -> None:
+    """Feed ``values`` as ``dtype`` bytes to ``h`` a chunk at a time (no full-size copy)."""
+    for start in range(0, len(values), chunk):
+        h.update(memoryview(np.ascontiguousarray(values[start : start + chunk], dtype=dtype)).cast("B"))
 
 
 def _existing(path) -> Path:

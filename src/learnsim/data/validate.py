@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from learnsim.data.dataset import release_pages
 from learnsim.errors import DataError
 
 
@@ -49,6 +50,7 @@ def validate_dataset(dataset, config=None, min_episode_rows: int | None = None) 
     if dataset.time is not None:
         _check_time(dataset, bounds, report)
     if config is None:
+        _release(dataset)
         return report
 
     schema = config.schema
@@ -86,7 +88,13 @@ def validate_dataset(dataset, config=None, min_episode_rows: int | None = None) 
                 f"column '{column}' (feature '{feature.name}') looks like a wrapped angle "
                 "(values in [-pi, pi] with jumps of about 2 pi) but is not flagged angle=True"
             )
+    _release(dataset)
     return report
+
+
+def _release(dataset) -> None:
+    for values in (*dataset.columns.values(), dataset.episode, dataset.time):
+        release_pages(values)
 
 
 def needed_columns(config, available: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from learnsim.data.dataset import release_pages
 from learnsim.data.splits import Segment, Split
 from learnsim.data.validate import derivation_state
 from learnsim.errors import DataError
@@ -26,11 +27,15 @@ def direct_targets(dataset, config) -> np.ndarray:
     drives: x[r] (equal), x[r] - x[r-1] (delta, angle-aware) or (x[r] - x[r-1]) / dt (derivative). The first
     row of each episode has no previous row and gets NaN; no window ever targets it.
     """
+    return np.stack([column for column, _ in direct_target_columns(dataset, config)], axis=1)
+
+
+def direct_target_columns(dataset, config):
+    """Yields (N,) float64 targets per direct output (see ``direct_targets``) and the dataset column read."""
     schema = config.schema
-    columns = []
     for output in schema.direct_outputs:
         if output.column in dataset.columns:
-            columns.append(dataset.columns[output.column])
+            yield dataset.columns[output.column], dataset.columns[output.column]
             continue
         state = derivation_state(config, output.name)
         if state is None or state.column not in dataset.columns:
@@ -40,7 +45,7 @@ def direct_targets(dataset, config) -> np.ndarray:
             )
         x = dataset.columns[state.column]
         if state.relation == "equal":
-            columns.append(x.copy())
+            yield x, x
             continue
         change = np.full_like(x, np.nan)
         change[1:] = x[1:] - x[:-1]
@@ -50,8 +55,7 @@ def direct_targets(dataset, config) -> np.ndarray:
             change = change / dataset.dt
         for start, _ in dataset.episode_bounds():
             change[start] = np.nan
-        columns.append(change)
-    return np.stack(columns, axis=1)
+        yield change, x
 
 
 def window_starts(segments: list[Segment], length: int) -> np.ndarray:
@@ -72,16 +76,24 @@ class WindowedData:
 
     @classmethod
     def build(cls, dataset, config, split: Split, device="cpu", dtype=torch.float32) -> WindowedData:
-        inputs = np.stack([dataset.columns[f.column] for f in config.inputs], axis=1)
-        targets = direct_targets(dataset, config)
+        # (N, n_inputs) float32 filled a column at a time: a stored dataset's columns are memory maps, and
+        # stacking them first would hold a float64 copy of every input column at once
+        inputs = np.empty((dataset.n_rows, len(config.inputs)), dtype=np.float32)
+        for i, f in enumerate(config.inputs):
+            inputs[:, i] = dataset.columns[f.column]
+            release_pages(dataset.columns[f.column])
+        targets = np.empty((dataset.n_rows, len(config.schema.direct_outputs)), dtype=np.float32)
+        for j, (column, source) in enumerate(direct_target_columns(dataset, config)):
+            targets[:, j] = column
+            release_pages(source)
         L = config.sequence_length
         starts = {
             name: torch.as_tensor(window_starts(getattr(split, name), L + 1), device=device)
             for name in ("train", "val", "test")
         }
         return cls(
-            inputs=torch.as_tensor(inputs, dtype=dtype, device=device),
-            targets=torch.as_tensor(np.nan_to_num(targets), dtype=dtype, device=device),
+            inputs=torch.from_numpy(inputs).to(device=device, dtype=dtype),
+            targets=torch.from_numpy(np.nan_to_num(targets, copy=False)).to(device=device, dtype=dtype),
             starts=starts,
             split=split,
             sequence_length=L,
@@ -134,21 +146,37 @@ class WindowedData:
     def segments(self, split: str) -> list[Segment]:
         return getattr(self.split, split)
 
+    def _training_chunks(self, chunk: int = 1 << 20):
+        """Views of the training rows, at most ``chunk`` rows each (no gathered copy of the training set)."""
+        for s, e in self.split.train:
+            for start in range(s, e, chunk):
+                yield self.inputs[start : min(e, start + chunk)]
+
     def training_ranges(self, config) -> dict[str, tuple[float, float]]:
         """(min, max) per input over the training rows, by name."""
-        rows = torch.cat([torch.arange(s, e) for s, e in self.split.train]).to(self.inputs.device)
-        inputs = self.inputs[rows]
-        low, high = inputs.amin(0).tolist(), inputs.amax(0).tolist()
+        lows, highs = zip(*((c.amin(0), c.amax(0)) for c in self._training_chunks() if len(c)), strict=True)
+        low, high = torch.stack(lows).amin(0).tolist(), torch.stack(highs).amax(0).tolist()
         return {f.name: (low[i], high[i]) for i, f in enumerate(config.inputs)}
 
     def training_statistics(self, config) -> dict[str, tuple[float, float]]:
-        """(mean, std) per input (over training rows) and direct output (over training targets) by name."""
-        rows = torch.cat([torch.arange(s, e) for s, e in self.split.train]).to(self.inputs.device)
-        inputs = self.inputs[rows].double()
+        """(mean, std) per input (over training rows) and direct output (over training targets) by name.
+        Inputs are accumulated in float64 a chunk of rows at a time: shifted by the first training row's
+        values, so the sums stay accurate for features with a large offset."""
+        n_inputs = self.inputs.shape[1]
+        shift = self.inputs[self.split.train[0][0]].double()
+        total = torch.zeros(n_inputs, dtype=torch.float64, device=self.inputs.device)
+        squares, count = torch.zeros_like(total), 0
+        for chunk in self._training_chunks():
+            centred = chunk.double() - shift
+            total += centred.sum(0)
+            squares += (centred * centred).sum(0)
+            count += len(chunk)
+        mean = total / count
+        std = (squares / count - mean * mean).clamp_min(0).sqrt()
         targets = self.targets[self.starts["train"] + self.sequence_length].double()
         stats = {}
         for i, f in enumerate(config.inputs):
-            stats[f.name] = (inputs[:, i].mean().item(), inputs[:, i].std(correction=0).item())
+            stats[f.name] = ((mean[i] + shift[i]).item(), std[i].item())
         for j, f in enumerate(config.schema.direct_outputs):
             stats[f.name] = (targets[:, j].mean().item(), targets[:, j].std(correction=0).item())
         return stats

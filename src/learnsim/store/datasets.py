@@ -1,4 +1,4 @@
-"""Datasets in the local store: Parquet payload plus metadata (features, dt, statistics, lineage).
+"""Datasets in the local store: one memory-mapped file per column (see ``columns``) plus metadata (features, dt, statistics, lineage).
 
 Listing and metadata read JSON only; numpy, pyarrow and the data modules load when data is saved or loaded.
 """
@@ -22,20 +22,29 @@ def save_dataset(name: str, dataset, source_datasets: list[str] | None = None) -
     are 'NAME' or 'NAME@VERSION' references recorded as lineage (each resolved to a concrete version).
     Raises ``DataError`` (nothing written) when the data is unfit for training.
     """
-    import pyarrow.parquet as pq
-
     from learnsim.data.validate import validate_dataset
+    from learnsim.store import columns
 
     report = validate_dataset(dataset)
     report.raise_for_errors()
     store = dataset_store()
+    lineage = _lineage(store, source_datasets)
+    version = dataset.content_hash()[:16]
+    path, _ = store.write(name, version, lambda tmp: columns.write_columns(dataset, tmp), _meta(dataset, report, lineage))
+    return store.resolve(name, version)[1] | {"path": str(path)}
+
+
+def _lineage(store, source_datasets) -> list[dict]:
     lineage = []
     for reference in source_datasets or []:
         source_name, source_version = parse_reference(reference)
         _, meta = store.resolve(source_name, source_version)
         lineage.append({"name": source_name, "version": meta["version"]})
-    version = dataset.content_hash()[:16]
-    meta = {
+    return lineage
+
+
+def _meta(dataset, report, lineage: list[dict]) -> dict:
+    return {
         "dt": dataset.dt,
         "features": dataset.feature_names,
         "episode_column": dataset.episode_column if dataset.episode is not None else None,
@@ -47,10 +56,63 @@ def save_dataset(name: str, dataset, source_datasets: list[str] | None = None) -
         "source": dataset.source,
         "warnings": report.warnings,
     }
-    path, _ = store.write(
-        name, version, lambda tmp: pq.write_table(dataset.to_arrow(), tmp / "data.parquet"), meta
-    )
-    return store.resolve(name, version)[1] | {"path": str(path)}
+
+
+def import_dataset(
+    name: str,
+    path,
+    dt: float,
+    episode_column: str | None = None,
+    time_column: str | None = None,
+    source_datasets: list[str] | None = None,
+    on_rows=None,
+) -> dict:
+    """Stream a CSV or Parquet file into the store as a new version of ``name``, a chunk of rows at a time:
+    the file is never held whole in memory. Checked like ``save_dataset`` (the same validation, on the
+    written columns, memory-mapped); on any error nothing is left behind. ``on_rows(rows_so_far)`` reports
+    progress. Returns the version's metadata."""
+    import contextlib
+    import os
+
+    from learnsim.data.dataset import Dataset
+    from learnsim.data.stream import open_table
+    from learnsim.data.validate import validate_dataset
+    from learnsim.durable import staging_directory
+    from learnsim.errors import DataError
+    from learnsim.store import columns
+    from learnsim.store.versions import validate_name
+
+    validate_name(name, "dataset")
+    stream = open_table(path, episode_column, time_column)
+    store = dataset_store()
+    lineage = _lineage(store, source_datasets)
+    directory = store.root / name
+    new = [p for p in (directory, *directory.parents) if not p.exists()]  # made here; removed on failure
+    try:
+        with staging_directory(directory) as tmp:
+            if columns.write_stream(stream, tmp, episode_column, time_column, on_rows) == 0:
+                raise DataError(f"{path}: the table is empty (0 rows)")
+            values, episode, time_values = columns.open_columns(tmp)
+            dataset = Dataset(
+                values, dt, episode, time_values, episode_column or "episode", time_column or "time", str(path)
+            )
+            report = validate_dataset(dataset)
+            report.raise_for_errors()
+            version = columns.payload_hash(tmp, dt)[:16]
+            meta = _meta(dataset, report, lineage)
+            del dataset, values, episode, time_values  # unmapped before the files move
+
+            def move(final: Path) -> None:
+                for child in tmp.iterdir():
+                    os.rename(child, final / child.name)
+
+            stored, _ = store.write(name, version, move, meta)
+    except BaseException:
+        for made in new:  # deepest first: a failed import leaves the store as it was
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+    return store.resolve(name, version)[1] | {"path": str(stored)}
 
 
 def load_dataset(name: str, version: str | None = None):
@@ -62,7 +124,9 @@ def load_dataset(name: str, version: str | None = None):
     if version is None:
         name, version = parse_reference(name)
     path, meta = dataset_store().resolve(name, version)
-    payload = Path(path) / "data.parquet"
+    if (Path(path) / "columns.json").is_file():
+        return _load_columns(name, Path(path), meta)
+    payload = Path(path) / "data.parquet"  # versions stored before the columnar payload
     try:
         table = pq.read_table(payload)
         dataset = Dataset.from_arrow(
@@ -75,6 +139,30 @@ def load_dataset(name: str, version: str | None = None):
         raise FileCorruptError(
             f"{payload}: content does not match version {meta['version']} (damaged or edited)"
         )
+    dataset.store_name, dataset.store_version = name, meta["version"]
+    return dataset
+
+
+def _load_columns(name: str, path: Path, meta: dict):
+    """A stored dataset whose columns are memory-mapped: nothing is read until used. The payload is checked
+    against its version (a content hash) by streaming the files first."""
+    from learnsim.data.dataset import Dataset
+    from learnsim.store import columns
+
+    values, episode, time = columns.open_columns(path)
+    if not meta["version"].startswith(columns.payload_hash(path, meta["dt"])[: len(meta["version"])]):
+        raise FileCorruptError(
+            f"{path / columns.INDEX}: the column files do not match version {meta['version']} (damaged or edited)"
+        )
+    dataset = Dataset(
+        values,
+        meta["dt"],
+        episode,
+        time,
+        meta["episode_column"] or "episode",
+        meta["time_column"] or "time",
+        source=f"{name}@{meta['version']}",
+    )
     dataset.store_name, dataset.store_version = name, meta["version"]
     return dataset
 
