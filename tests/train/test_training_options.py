@@ -149,3 +149,32 @@ def test_pendulum_example_trains_with_wrapped_angles(tmp_path):
         {"torque": torch.zeros(1, 104, 1)},
     )
     assert simulated.inputs["theta"].abs().max() <= math.pi
+
+
+@pytest.mark.slow
+def test_compiled_step_trains_like_eager_and_reports_compile_time(oscillator, tmp_path):
+    """compile: true runs the step through torch.compile (inductor on CPU): the same loss curve as eager to
+    float tolerance, with the compile time reported apart from the throughput."""
+    runs = {}
+    for compile_ in (False, True):
+        config = tiny({"compile": compile_, "training_iters": 20, "eval_every": 20, "log_every": 5})
+        runs[compile_] = train(config, tmp_path / f"compile-{compile_}", monitor=False)
+    losses = {
+        flag: [json.loads(line)["train/loss"] for line in (r.run_dir / "metrics.jsonl").read_text().splitlines()
+               if "train/loss" in line]
+        for flag, r in runs.items()
+    }  # fmt: skip
+    assert len(losses[True]) == 4 and losses[True] == pytest.approx(losses[False], rel=1e-4)
+    assert runs[True].report["compile_seconds"] > 0.5 and runs[False].report["compile_seconds"] is None
+    # the compiling step is kept out of the training time: counted in, 20 steps would take seconds, not ms
+    rates = {flag: r.report["train_sample_steps_per_second"] for flag, r in runs.items()}
+    assert rates[True] > 0.2 * rates[False], rates
+
+
+def test_float32_matmul_precision_is_applied(oscillator, tmp_path):
+    before = torch.get_float32_matmul_precision()
+    try:
+        train(tiny({"float32_matmul_precision": "medium", "training_iters": 2}), tmp_path / "r", monitor=False)
+        assert torch.get_float32_matmul_precision() == "medium"
+    finally:
+        torch.set_float32_matmul_precision(before)

@@ -151,6 +151,16 @@ class TrainingConfig(_Strict):
     precision: Literal["32", "bf16-mixed", "16-mixed"] = Field(
         default="32", description="Float32, or autocast mixed precision (16-mixed uses a grad scaler)."
     )
+    float32_matmul_precision: Literal["highest", "high", "medium"] | None = Field(
+        default=None,
+        description="torch.set_float32_matmul_precision for this run: 'high' lets CUDA use TF32 (faster, "
+        "~1e-3 relative matmul error); null leaves torch's setting.",
+    )
+    compile: bool = Field(
+        default=False,
+        description="torch.compile the training step (one graph per rollout horizon); compile time is "
+        "reported separately in report.json (compile_seconds) and kept out of the throughput.",
+    )
     grad_clip: float | None = Field(default=1.0, gt=0, description="Max global gradient norm, or null.")
     loss: Literal[tuple(LOSSES)] = Field(default="mse", description="Loss on normalised outputs.")
     loss_weights: dict[str, float] = Field(

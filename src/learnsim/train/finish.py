@@ -74,6 +74,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "train_sample_steps_per_second": state.sample_steps / state.train_seconds
         if state.train_seconds
         else None,
+        "compile_seconds": run.compile_seconds if tc.compile else None,
         "validation": {k: v for k, v in best_val.items() if k != "step"},
         "test": test,
         "versions": checkpoint.library_versions(),

@@ -212,10 +212,16 @@ def run_loop(run: Run, monitor: bool) -> Run:
     progress = TrainingProgress(tc.training_iters, state.step, monitor)
     progress.print(describe(run))
     run.model.train()
-    tick = time.perf_counter()
+    tick, compiled = time.perf_counter(), set()
     while state.step < tc.training_iters and not state.stopped_early:
         horizon = run.curriculum.horizon_at(state.step, run.generator) if run.curriculum else 0
+        began = time.perf_counter()
         loss = training_step(run, horizon)
+        if tc.compile and horizon not in compiled:  # this step compiled a graph: timed apart
+            compiled.add(horizon)
+            took = time.perf_counter() - began
+            run.compile_seconds += took
+            tick += took
         state.step += 1
         step = state.step
 

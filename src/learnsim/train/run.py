@@ -87,6 +87,7 @@ class Run:
     should_stop: StopFn | None = None
     tags: dict = field(default_factory=dict)  # recorded in the stored model's lineage (e.g. study and trial)
     state: LoopState = field(default_factory=LoopState)
+    compile_seconds: float = 0.0  # first step of each compiled horizon, beyond its later steps' time
 
     @property
     def dataset_name(self) -> str:
@@ -122,6 +123,8 @@ def build_run(
     """Build every piece of a run from its config (``config.dataset`` names the exact version to use).
     Every rank of a distributed job builds the same run (same seed: same weights, same generator)."""
     device = distributed.device_for(shard, resolve_device(config.training.device))
+    if config.training.float32_matmul_precision is not None:
+        torch.set_float32_matmul_precision(config.training.float32_matmul_precision)
     distributed.check_batch(shard, config.training.train_batch_size)
     seed_everything(config.training.seed)
     run_data = split_run_data(config, load_run_datasets(config), device)
@@ -169,7 +172,9 @@ def build_run(
         baselines=baselines,
         eval_fn=eval_fn,
     )
-    run.objective = distributed.wrap(shard, StepObjective(run), device)
+    objective = distributed.wrap(shard, StepObjective(run), device)
+    # compiled around DDP, as torch recommends: DDP's bucketing then splits the graph at the all-reduces
+    run.objective = torch.compile(objective) if tc.compile else objective
     return run
 
 
