@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
-METHODS = ("one-step", "rollout-0.1", "default")
+METHODS = ("one-step", "rollout-0.1", "default", "linear-start")
 
 
 def method_fields(method: str) -> tuple[dict, dict]:
@@ -60,6 +60,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         }
         rollout = {"batch_size": "per_horizon", "one_step_weight": 0.0, "max_horizon": 256}
         return model, {"checkpoint_type": "multi_step", "selection_horizons": ["full"], "rollout": rollout}
+    if method == "linear-start":  # the default, starting from the least-squares linear model
+        return {}, {"start_from_linear_fit": True}
     return {}, {}
 
 

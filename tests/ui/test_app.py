@@ -242,6 +242,12 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
     assert dataset["ready"] == "1" and dataset["errors"] == "0" and int(dataset["charts"]) >= 1
     assert "<canvas" in dataset["dom"]
 
+    model = f"/models/{store['model']}/{store['version']}"
+    for page, charts in (("/objects", 0), (model, 3), ("/studies/search", 1), ("/compare?runs=real,gen-001", 2)):
+        shown = _browse(server + page, tmp_path / "p5")
+        assert shown["ready"] == "1" and shown["errors"] == "0" and int(shown["charts"]) >= charts, (page, shown["charts"])
+    assert _browse(server + model, tmp_path / "p6")["simulated"] == "1"  # the simulate panel ran on load
+
     config = store["home"] / "live.yaml"
     from learnsim.quickstart import quickstart_config
 

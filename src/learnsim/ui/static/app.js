@@ -342,7 +342,8 @@ function renderRunInfo(info, d, records) {
 async function comparePage() {
   const all = await api("/api/runs");
   const chosen = new Set(body.dataset.runs.split(",").filter(Boolean));
-  const picker = el("div", { class: "picker" }, all.slice(0, 200).map((r) => el("label", {},
+  const listed = [...all.filter((r) => chosen.has(r.id)), ...all.filter((r) => !chosen.has(r.id)).slice(0, 200)];
+  const picker = el("div", { class: "picker" }, listed.map((r) => el("label", {},
     el("input", { type: "checkbox", value: r.id, ...(chosen.has(r.id) ? { checked: "" } : {}) }), ` ${r.id} `, badge(r.status))));
   const holder = el("div");
   async function draw() {
