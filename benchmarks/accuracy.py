@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
-METHODS = ("one-step", "rollout-0.1", "default", "linear-start")
+METHODS = ("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3")
 
 
 def method_fields(method: str) -> tuple[dict, dict]:
@@ -62,6 +62,10 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return model, {"checkpoint_type": "multi_step", "selection_horizons": ["full"], "rollout": rollout}
     if method == "linear-start":  # the default, starting from the least-squares linear model
         return {}, {"start_from_linear_fit": True}
+    if method == "mix":  # the default with every step's horizon drawn among the stages reached so far
+        return {}, {"rollout": {"curriculum": "mix"}}
+    if method == "mix-onestep3":  # ... and the teacher-forced term weighted 3x
+        return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
     return {}, {}
 
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 import yaml
 from reliability.conftest import BASE_FEATURES
+from reliability.test_kill_resume import TRAINING
 from safetensors.torch import load_file
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
@@ -23,17 +24,10 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="to
 CONFIG = {
     "dataset": "osc",
     "model": {"type": "mlp", "sequence_length": 4, "hidden_layers": 1, "hidden_size": 16} | BASE_FEATURES,
-    "training": {
-        "training_iters": 60,
-        "eval_every": 20,
-        "save_every": 10,
-        "log_every": 5,
-        "train_batch_size": 32,
-        "trackers": [],
-        "lr_scheduler": {"warmup_iters": 10, "decay_iters": 60},
-        # rollout training with history noise and EMA: the sharded draws of starts and noise are covered
-        "rollout": {"horizons": [1, 8], "start_iters": [0, 15], "noise_std": 0.1, "ema_decay": 0.9},
-    },
+    # the kill-and-resume tests' schedule, with rollout training, history noise and EMA: the sharded draws
+    # of starts and noise are covered
+    "training": TRAINING
+    | {"rollout": {"horizons": [1, 8], "start_iters": [0, 15], "noise_std": 0.1, "ema_decay": 0.9}},
 }
 LOSS_TOLERANCE = 1e-5  # relative; the per-rank means are averaged in another float order than one mean
 
