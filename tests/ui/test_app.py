@@ -247,6 +247,10 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
         shown = _browse(server + page, tmp_path / "p5")
         assert shown["ready"] == "1" and shown["errors"] == "0" and int(shown["charts"]) >= charts, (page, shown["charts"])
     assert _browse(server + model, tmp_path / "p6")["simulated"] == "1"  # the simulate panel ran on load
+    finished = _browse(server + "/runs/real", tmp_path / "p7")
+    assert finished["errors"] == "0" and int(finished["charts"]) >= 3  # loss, validation, lr, error vs horizon
+    for table in ('id="val-features"', 'id="test-features"', "one-step RMSE", "rollout RMSE", 'id="checkpoints"'):
+        assert table in finished["dom"], table
 
     config = store["home"] / "live.yaml"
     from learnsim.quickstart import quickstart_config

@@ -251,7 +251,11 @@ function featureTable(metrics, prefix, id) {
   }
   const hs = [...horizons].sort((a, b) => (a === "full") - (b === "full") || Number(a) - Number(b));
   if (!hs.length) return el("p", { class: "muted" }, "no per-feature metrics yet");
-  return table(["feature", ...hs.map((h) => `nRMSE @${h}`)], Object.entries(rows).map(([f, r]) => [f, ...hs.map((h) => fmt(r[h]))]), { id });
+  // beside nRMSE by horizon: the one-step (teacher-forced) RMSE, the full rollout RMSE and fit %
+  const extra = [["rmse", "one-step RMSE"], ["rollout_rmse", "rollout RMSE"], ["fit", "fit %"]]
+    .filter(([key]) => Object.keys(rows).some((f) => `${prefix}/${key}/${f}` in metrics));
+  return table(["feature", ...hs.map((h) => `nRMSE @${h}`), ...extra.map(([, label]) => label)],
+    Object.entries(rows).map(([f, r]) => [f, ...hs.map((h) => fmt(r[h])), ...extra.map(([key]) => fmt(metrics[`${prefix}/${key}/${f}`]))]), { id });
 }
 
 async function runPage() {
