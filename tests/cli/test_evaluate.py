@@ -83,3 +83,13 @@ def test_evaluate_bad_input_is_one_paragraph(trained):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (
             result.stderr
         )
+
+
+def test_evaluate_takes_a_version_and_an_unknown_one_is_named(trained):
+    from learnsim.store.models import list_models
+
+    version = list_models()[0]["version"]
+    result = run("evaluate", f"m@{version[:8]}", "--dataset", "osc", "--horizons", "1", home=trained)
+    assert result.returncode == 0 and "h=1" in result.stdout, result.stderr
+    result = run("evaluate", "m@ffffffff", "--dataset", "osc", home=trained)
+    assert result.returncode == 2 and "no version 'ffffffff' of model 'm'" in result.stderr, result.stderr

@@ -127,7 +127,7 @@ def score(
     )
     counts = valid.double().cumsum(1).sum(0)  # (H,) valid steps up to each horizon
     metrics: dict[str, float] = {}
-    steps = {h: (H if h == "full" else h) for h in horizons if h == "full" or h <= H}
+    steps = {h: (H if h == "full" else h) for h in horizons if h == "full" or h <= H} | {"full": H}
     for name in trajectories.simulated:
         error = trajectories.error(name).double()
         squared = torch.where(error.isfinite(), error.square(), math.inf).cumsum(1).sum(0)  # (H,)

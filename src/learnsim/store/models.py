@@ -54,6 +54,9 @@ def load_model(name: str, version: str | None = None, device: str = "cpu"):
 
 
 def model_meta(name: str, version: str | None = None) -> dict:
+    """Metadata of a stored version (``name`` may be 'NAME@VERSION' or 'NAME@ALIAS', like ``load_model``)."""
+    if version is None:
+        name, version = parse_reference(name)
     return model_store().resolve(name, version)[1]
 
 
