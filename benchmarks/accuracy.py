@@ -17,7 +17,7 @@ slow each other down); the table gives mean and half the range over seeds, and e
 ``--out`` as a JSON line.
 
     python benchmarks/accuracy.py [--systems arm,cartpole,friction,oscillator,pendulum,silverbox]
-        [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--workers 2]
+        [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--warmup N] [--workers 2]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
-METHODS = ("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3")
+METHODS = ("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3", "window2", "window4")
 
 
 def method_fields(method: str) -> tuple[dict, dict]:
@@ -66,16 +66,21 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"rollout": {"curriculum": "mix"}}
     if method == "mix-onestep3":  # ... and the teacher-forced term weighted 3x
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
+    if method.startswith("window"):  # the default with a shorter history window
+        return {"sequence_length": int(method.removeprefix("window"))}, {}
     return {}, {}
 
 
-def run_example(system: str, method: str, seed: int, iters: int) -> dict:
-    """Train and score one method on one example system (in a fresh store)."""
+def run_example(system: str, method: str, seed: int, iters: int, warmup: int | None = None) -> dict:
+    """Train and score one method on one example system (in a fresh store). ``warmup``: score the test
+    episodes again from that many recorded rows (the same rows for methods with different windows)."""
     from learnsim import example_dataset, example_features, save_dataset
+    from learnsim.evaluate.model import evaluate_model
     from learnsim.models import MLPConfig
     from learnsim.train import RunConfig, TrainingConfig, train
 
-    save_dataset("data", example_dataset(system, seed=100))
+    dataset = example_dataset(system, seed=100)
+    save_dataset("data", dataset)
     model_fields, training_fields = method_fields(method)
     model = MLPConfig(**example_features(system), **model_fields)
     training = {
@@ -86,7 +91,13 @@ def run_example(system: str, method: str, seed: int, iters: int) -> dict:
         "test_dataset_size": 0.15,
     } | training_fields
     result = train(RunConfig(dataset="data", model=model, training=TrainingConfig(**training)), monitor=False)
-    return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
+    if warmup is None:
+        return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
+    split = json.loads((result.run_dir / "dataset.json").read_text())["split"]
+    episodes = sorted({int(dataset.episode[start]) for start, _ in split["test"]})
+    stored = f"{result.model_name}@{result.model_version}"  # its lineage: the linear baseline fits the train split
+    evaluation = evaluate_model(stored, dataset, warmup=warmup, horizons=[1, 10, 50, "full"], episodes=episodes)
+    return dict(evaluation.metrics)
 
 
 def run_silverbox(method: str, seed: int, iters: int) -> dict:
@@ -135,7 +146,7 @@ def worker(job: dict) -> None:
     if job["system"] == "silverbox":
         metrics = run_silverbox(job["method"], job["seed"], job["iters"])
     else:
-        metrics = run_example(job["system"], job["method"], job["seed"], job["iters"])
+        metrics = run_example(job["system"], job["method"], job["seed"], job["iters"], job.get("warmup"))
     print(json.dumps(job | {"seconds": time.perf_counter() - start, "metrics": metrics}))
 
 
@@ -208,6 +219,12 @@ def main() -> None:
     parser.add_argument(
         "--iters", type=int, default=3000, help="Optimizer steps of every run (the same for all)."
     )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        help="Score example systems from this many recorded rows (default: each model's window), so methods "
+        "with different windows are scored on the same rows.",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("accuracy-runs.jsonl"))
     parser.add_argument("--table", type=Path, nargs="*", help="Only print the table of these result files.")
@@ -223,7 +240,7 @@ def main() -> None:
         print(f"Silverbox data not found at {SILVERBOX}; leaving it out.")
         systems.remove("silverbox")
     jobs = [
-        {"system": s, "method": m, "seed": int(seed), "iters": args.iters}
+        {"system": s, "method": m, "seed": int(seed), "iters": args.iters, "warmup": args.warmup}
         for s in systems
         for seed in args.seeds.split(",")
         for m in args.methods.split(",")
