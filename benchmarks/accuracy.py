@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
-METHODS = ("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3", "window2", "window4")
+METHODS = ("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3", "window2", "window4", "window8", "window16")
 
 
 def method_fields(method: str) -> tuple[dict, dict]:
@@ -84,7 +84,7 @@ def run_example(system: str, method: str, seed: int, iters: int, warmup: int | N
     model_fields, training_fields = method_fields(method)
     model = MLPConfig(**example_features(system), **model_fields)
     training = {
-        "training_iters": iters,
+        "training_iters": iters or None,  # 0: the recipe's budget for the data
         "seed": seed,
         "trackers": [],
         "train_val_split_ratio": 0.82,
@@ -119,7 +119,7 @@ def run_silverbox(method: str, seed: int, iters: int) -> dict:
         "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}, {"name": "u"}],
     }
     training = {
-        "training_iters": iters,
+        "training_iters": iters or None,  # 0: the recipe's budget for the data
         "seed": seed,
         "trackers": [],
         "test_dataset_size": 0,
@@ -217,7 +217,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
-        "--iters", type=int, default=3000, help="Optimizer steps of every run (the same for all)."
+        "--iters", type=int, default=3000, help="Optimizer steps of every run (the same for all); 0: each run's recipe budget."
     )
     parser.add_argument(
         "--warmup",

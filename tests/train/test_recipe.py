@@ -64,3 +64,36 @@ def test_a_model_without_dt_cannot_be_built_outside_training():
 
     with pytest.raises(ConfigError, match="model.dt is not set"):
         model_from_config(MLPConfig(outputs=[Output("y")], inputs=[Input("u")]))
+
+
+def test_the_window_is_short_for_derivative_chains_and_long_for_narx_unless_given(tmp_path, isolated_home):
+    import yaml
+
+    from learnsim import save_dataset
+    from learnsim.train import RunConfig, TrainingConfig, load_run_config, train
+    from learnsim.train.recipe import HISTORY_WINDOW, STATE_WINDOW, resolve_window
+
+    def window(model: dict) -> int:
+        return resolve_window(
+            RunConfig.model_validate({"dataset": "d", "model": model})
+        ).model.sequence_length
+
+    mechanical = example_features("oscillator")  # velocity and position integrated from the acceleration
+    narx = {
+        "outputs": [{"name": "dy"}],
+        "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}, {"name": "u"}],
+    }
+    assert (STATE_WINDOW, HISTORY_WINDOW) == (8, 16)
+    assert window(mechanical) == 8 and window(narx) == 16
+    assert window(mechanical | {"sequence_length": 16}) == 16  # given: kept
+    assert window(mechanical | {"type": "rnn"}) == 16  # another family: its own default
+    assert window({"outputs": [{"name": "y"}], "inputs": [{"name": "u"}]}) == 16  # no state
+    # a run saves the window it trained with, and its resume keeps it
+    save_dataset("d", example_dataset("oscillator", episodes=4, steps=60))
+    config = RunConfig(
+        dataset="d", model=MLPConfig(**mechanical), training=TrainingConfig(training_iters=4, trackers=[])
+    )
+    result = train(config, tmp_path / "run", monitor=False)
+    saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    assert saved["model"]["sequence_length"] == 8 and result.model.config.sequence_length == 8
+    assert load_run_config(result.run_dir / "config.yaml").model.sequence_length == 8

@@ -22,7 +22,9 @@ class ModelConfigBase(StrictModel):
         default=16,
         ge=1,
         le=4096,
-        description="History window length (time steps) the model sees (a state-space model's encoder window).",
+        description="History window length (time steps) the model sees (a state-space model's encoder window). "
+        "Left out of a run config for an MLP, training's recipe sets it: 8 when every state is a derivative "
+        "chain (positions and velocities recorded), else 16.",
     )
 
     @model_validator(mode="after")

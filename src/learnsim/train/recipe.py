@@ -73,6 +73,38 @@ def resolve_features(model_config, dataset, bounds) -> dict:
     return {"inputs": resolved, "outputs": list(model_config.outputs)}
 
 
+# History window of the default recipe. When every simulated state is integrated from its parent (a
+# `derivative` chain: positions and velocities both recorded, the network predicting accelerations), the
+# state and the current input determine the next step, so a short window is enough; the extra rows of a long
+# one give the network room to fit correlations of the recordings, and it simulates worse. Measured
+# (benchmarks/README.md, 3 seeds): 8 rows against 16 improve the arm and the cart-pole at every horizon
+# (full episode 0.60 vs 0.62 and 0.27 vs 0.40) and friction at 10 and 50 steps, at a worse friction full
+# episode (0.13 vs 0.09); 4 rows gain more on the cart-pole and lose more on friction, 2 rows lose more.
+# Other
+# schemas (`delta` feedback of a measured output, NARX style, as on Silverbox; no states) keep 16 rows of
+# history to estimate what is not recorded.
+STATE_WINDOW, HISTORY_WINDOW = 8, 16
+
+
+def default_window(schema) -> int:
+    """The history window the recipe gives a schema (see STATE_WINDOW)."""
+    states = schema.states
+    return STATE_WINDOW if states and all(f.relation == "derivative" for f in states) else HISTORY_WINDOW
+
+
+def resolve_window(config):
+    """``config`` with the model's ``sequence_length`` chosen by the recipe when the config leaves it open
+    (an MLP, the default family, whose window is its whole view of the past); a window the config gives, or
+    any other family's, is kept. Needs only the schema, so it runs before the data is windowed."""
+    model = config.model
+    if "sequence_length" in model.model_fields_set or getattr(model, "type", None) != "mlp":
+        return config
+    window = default_window(model.schema)
+    if window == model.sequence_length:
+        return config
+    return config.model_copy(update={"model": model.model_copy(update={"sequence_length": window})})
+
+
 MIN_STEPS, MAX_STEPS = 2000, 30000
 
 

@@ -33,7 +33,7 @@ from learnsim.train.distributed import Shard
 from learnsim.train.losses import make_loss
 from learnsim.train.objective import StepObjective
 from learnsim.train.optim import build_optimizer, build_scheduler
-from learnsim.train.recipe import resolve
+from learnsim.train.recipe import resolve, resolve_window
 from learnsim.train.rollout import EMA, Curriculum, RolloutSampler
 
 EvalFn = Callable[[torch.nn.Module, int], dict]
@@ -127,6 +127,7 @@ def build_run(
         torch.set_float32_matmul_precision(config.training.float32_matmul_precision)
     distributed.check_batch(shard, config.training.train_batch_size)
     seed_everything(config.training.seed)
+    config = resolve_window(config)  # the split and the windows need it; it depends on the schema alone
     run_data = split_run_data(config, load_run_datasets(config), device)
     config = resolve(
         config, run_data
