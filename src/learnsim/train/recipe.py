@@ -77,12 +77,11 @@ def resolve_features(model_config, dataset, bounds) -> dict:
 # `derivative` chain: positions and velocities both recorded, the network predicting accelerations), the
 # state and the current input determine the next step, so a short window is enough; the extra rows of a long
 # one give the network room to fit correlations of the recordings, and it simulates worse. Measured
-# (benchmarks/README.md, 3 seeds): 8 rows against 16 improve the arm and the cart-pole at every horizon
-# (full episode 0.60 vs 0.62 and 0.27 vs 0.40) and friction at 10 and 50 steps, at a worse friction full
-# episode (0.13 vs 0.09); 4 rows gain more on the cart-pole and lose more on friction, 2 rows lose more.
-# Other
-# schemas (`delta` feedback of a measured output, NARX style, as on Silverbox; no states) keep 16 rows of
-# history to estimate what is not recorded.
+# (benchmarks/README.md, 3 seeds), 8 rows against 16: the arm and the cart-pole improve at every horizon
+# (full episode 0.60 vs 0.62, 0.27 vs 0.40), the pendulum and the oscillator over the full episode; friction
+# improves at 10 and 50 steps but loses its full episode (0.13 vs 0.09). 4 rows gain more on the cart-pole
+# and lose more on friction; 2 rows lose more. Other schemas (`delta` feedback of a measured output, NARX
+# style, as on Silverbox; no states) keep 16 rows of history to estimate what is not recorded.
 STATE_WINDOW, HISTORY_WINDOW = 8, 16
 
 
