@@ -97,3 +97,26 @@ def test_the_window_is_short_for_derivative_chains_and_long_for_narx_unless_give
     saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
     assert saved["model"]["sequence_length"] == 8 and result.model.config.sequence_length == 8
     assert load_run_config(result.run_dir / "config.yaml").model.sequence_length == 8
+
+
+def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp_path, isolated_home):
+    from learnsim import save_dataset
+    from learnsim.train import RunConfig, TrainingConfig, train
+
+    save_dataset("d", example_dataset("oscillator", episodes=4, steps=60))
+    training = TrainingConfig(training_iters=4, trackers=[])
+    features = example_features("oscillator")
+    old = train(
+        RunConfig(
+            dataset="d", model_name="old", model=MLPConfig(**features, sequence_length=16), training=training
+        ),
+        tmp_path / "old",
+        monitor=False,
+    )
+    new = train(
+        RunConfig(dataset="d", model=MLPConfig(**features), training=training),
+        tmp_path / "new",
+        warm_start=f"old@{old.model_version}",
+        monitor=False,
+    )
+    assert new.model.config.sequence_length == 16  # the recipe's 8 would not fit the 16-row weights

@@ -91,14 +91,15 @@ def default_window(schema) -> int:
     return STATE_WINDOW if states and all(f.relation == "derivative" for f in states) else HISTORY_WINDOW
 
 
-def resolve_window(config):
+def resolve_window(config, warm_start_window: int | None = None):
     """``config`` with the model's ``sequence_length`` chosen by the recipe when the config leaves it open
-    (an MLP, the default family, whose window is its whole view of the past); a window the config gives, or
+    (an MLP, the default family, whose window is its whole view of the past): the warm-start model's window
+    when there is one (its weights fit only that), else ``default_window``. A window the config gives, or
     any other family's, is kept. Needs only the schema, so it runs before the data is windowed."""
     model = config.model
     if "sequence_length" in model.model_fields_set or getattr(model, "type", None) != "mlp":
         return config
-    window = default_window(model.schema)
+    window = warm_start_window or default_window(model.schema)
     if window == model.sequence_length:
         return config
     return config.model_copy(update={"model": model.model_copy(update={"sequence_length": window})})

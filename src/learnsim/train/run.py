@@ -127,7 +127,9 @@ def build_run(
         torch.set_float32_matmul_precision(config.training.float32_matmul_precision)
     distributed.check_batch(shard, config.training.train_batch_size)
     seed_everything(config.training.seed)
-    config = resolve_window(config)  # the split and the windows need it; it depends on the schema alone
+    source = load_model(warm_start) if warm_start else None  # a warm start keeps its model's window
+    # the split and the windows need the window; it depends on the schema (or the warm start) alone
+    config = resolve_window(config, source.config.sequence_length if source is not None else None)
     run_data = split_run_data(config, load_run_datasets(config), device)
     config = resolve(
         config, run_data
@@ -141,8 +143,8 @@ def build_run(
     linear = fit_linear(mc, data, statistics)
     if tc.start_from_linear_fit and hasattr(model.network, "start_from_linear"):
         model.network.start_from_linear(linear.network.layer.weight, linear.network.layer.bias)
-    if warm_start:
-        load_warm_start(model, warm_start)
+    if source is not None:
+        load_warm_start(model, source, warm_start)
     model.to(device)
     optimizer = build_optimizer(tc.optimizer, model.parameters(), device)
     curriculum = sampler = None
@@ -290,8 +292,8 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def load_warm_start(model, reference: str) -> None:
-    source = load_model(reference)
+def load_warm_start(model, source, reference: str) -> None:
+    """Copy the stored model ``source`` (named ``reference``) into ``model``; a named error if it does not fit."""
     try:
         model.load_state_dict(source.state_dict())
     except RuntimeError as error:
