@@ -166,9 +166,11 @@ def test_compiled_step_trains_like_eager_and_reports_compile_time(oscillator, tm
     }  # fmt: skip
     assert len(losses[True]) == 4 and losses[True] == pytest.approx(losses[False], rel=1e-4)
     assert runs[True].report["compile_seconds"] > 0.5 and runs[False].report["compile_seconds"] is None
-    # the compiling step is kept out of the training time: counted in, 20 steps would take seconds, not ms
-    rates = {flag: r.report["train_sample_steps_per_second"] for flag, r in runs.items()}
-    assert rates[True] > 0.2 * rates[False], rates
+    # the compiling step is kept out of the training time: counted in, the timed training would last at
+    # least compile_seconds (not a speed comparison, so a busy machine cannot fail it)
+    sample_steps = 20 * 128  # one-step engine: 20 steps of 128 samples
+    trained_seconds = sample_steps / runs[True].report["train_sample_steps_per_second"]
+    assert trained_seconds < runs[True].report["compile_seconds"], (trained_seconds, runs[True].report)
 
 
 def test_float32_matmul_precision_is_applied(oscillator, tmp_path):
