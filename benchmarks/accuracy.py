@@ -36,7 +36,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
-METHODS = ("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3", "window2", "window4", "window8", "window16")
+METHODS = (
+    *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
+    *("window2", "window4", "window8", "window16"),
+)
 
 
 def method_fields(method: str) -> tuple[dict, dict]:
@@ -217,7 +220,10 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
-        "--iters", type=int, default=3000, help="Optimizer steps of every run (the same for all); 0: each run's recipe budget."
+        "--iters",
+        type=int,
+        default=3000,
+        help="Optimizer steps of every run (the same for all); 0: each run's recipe budget.",
     )
     parser.add_argument(
         "--warmup",

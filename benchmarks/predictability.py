@@ -30,11 +30,12 @@ HORIZONS = (1, 10, 50, None)  # None: the whole episode
 PERTURBATIONS = {"state 1e-3": ("state", 1e-3), "accel 1%": ("accel", 0.01), "accel 0.1%": ("accel", 0.001)}
 
 
-def runs(system: str, seed: int = 100) -> dict[str, dict[str, np.ndarray]]:
-    """The recorded episodes and each perturbed replay: {'truth' | perturbation: {'q', 'v': (E, T, n)}}."""
+def runs(system: str, seed: int = 100) -> dict:
+    """The recorded episodes and each perturbed replay: {'truth' | perturbation: {'q', 'v': (E, T, n)}},
+    and 'angles': (n,) bool, which coordinates the system wraps."""
     module = importlib.import_module(f"learnsim.data.examples.{system}")
     defaults = example_defaults(system)
-    results: dict[str, dict[str, np.ndarray]] = {}
+    results: dict = {}
     original = mechanics.record
 
     def record(acceleration, control, q, v, steps, dt, substeps=1, angles=None):
@@ -45,6 +46,7 @@ def runs(system: str, seed: int = 100) -> dict[str, dict[str, np.ndarray]]:
             return inputs[k]
 
         results["truth"] = original(acceleration, logged, q, v, steps, dt, substeps, angles)
+        results["angles"] = np.zeros(q.shape[1], dtype=bool) if angles is None else np.asarray(angles)
         replay = mechanics.open_loop(np.stack([inputs[k] for k in range(steps + 1)], axis=1))
         spread_q = results["truth"]["q"].reshape(-1, q.shape[1]).std(0)
         for name, (kind, size) in PERTURBATIONS.items():
@@ -78,15 +80,6 @@ def nrmse(truth: dict, run: dict, angles: np.ndarray, horizon: int | None) -> fl
     return float(np.mean(figures))
 
 
-ANGLES = {
-    "arm": [True, True],
-    "cartpole": [False, True],
-    "pendulum": [True],
-    "oscillator": [False],
-    "friction": [False],
-}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -96,7 +89,7 @@ def main() -> None:
     print(f"{'system':<11} {'perturbation':<12} " + " ".join(f"{'@' + str(h or 'full'):>8}" for h in HORIZONS))
     for system in args.systems.split(","):
         results = runs(system)
-        angles = np.array(ANGLES[system])
+        angles = results["angles"]
         for name in PERTURBATIONS:
             cells = [nrmse(results["truth"], results[name], angles, h) for h in HORIZONS]
             print(f"{system:<11} {name:<12} " + " ".join(f"{c:>8.4f}" for c in cells))
