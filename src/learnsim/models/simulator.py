@@ -58,6 +58,11 @@ class SimulatorModel(nn.Module):
         """(B, L, n_inputs) physical window -> (B, n_direct_outputs) physical outputs of the next step."""
         return self._physical(self.predict_normalized(window))
 
+    def forward_encoded(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, L, n_network_inputs) encoded window (``encode_window``) -> (B, n_direct_outputs) physical.
+        Encoding is row by row, so a free run encodes each new row once instead of the whole window."""
+        return self._physical(self.network(codes))
+
     def _physical(self, normalized: torch.Tensor) -> torch.Tensor:
         y = self.output_scaler.denormalize(normalized)
         return wrap_where(y, self.step.direct_is_angle) if self.step.has_angle_outputs else y

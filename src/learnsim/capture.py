@@ -1,0 +1,130 @@
+"""Captured simulation steps: one no-grad free-run step run as a TorchScript graph, and on CUDA replayed as a
+CUDA graph, instead of op by op from Python.
+
+A free run of the small models this field uses is bound by per-step overhead (Python, module calls, the
+dispatcher, kernel launches), not by arithmetic: at batch 1 the MLP's kernels are a fraction of the step.
+A traced step costs one graph call; a CUDA graph replays all of its kernels with one launch.
+
+Both are specific to the input shapes and to the model's tensors, so they are cached per model under a key of
+shapes, dtype, device and the storage of every parameter and buffer (weights updated in place, as an
+optimizer does, are read by the captured step; replaced storage, as after ``.to()``, is captured again).
+Each capture is checked against the eager step on its first inputs. Where capture is impossible (tracing
+fails, a torch without TorchScript, no CUDA device for a graph) or disagrees, the rollout runs eagerly and
+says so once per model in one line.
+
+``LEARNSIM_CAPTURE=0`` (or ``set_capture(False)``) turns capture off; steps with gradients, models in training
+mode and rollouts inside ``torch.compile`` always run eagerly.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+
+# A capture (trace and check) costs about as much as 300 eager steps of the example MLP; shorter free runs
+# only use a capture that is already cached.
+MIN_STEPS = 64
+# Captures kept per model (one per batch size and dtype in use, typically one or two).
+CACHE_SIZE = 8
+# Largest relative difference allowed between the captured and the eager step's outputs. Both run the same
+# kernels on CPU (measured difference 0); on CUDA a graph replays the traced kernels, so the same holds.
+TOLERANCE = 1e-5
+
+_enabled = os.environ.get("LEARNSIM_CAPTURE", "1") != "0"
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> OrderedDict[key, runner | None]
+_noticed: weakref.WeakSet = weakref.WeakSet()
+
+
+def set_capture(enabled: bool) -> None:
+    """Turn captured steps on or off for this process (default: on unless LEARNSIM_CAPTURE=0)."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def capture_enabled() -> bool:
+    return _enabled
+
+
+def step_runner(model, body: torch.nn.Module, args: tuple[torch.Tensor, ...], steps: int) -> Callable:
+    """The callable a free run of ``steps`` steps should call for ``body(*args)``: a cached or new capture
+    where it is allowed and pays, else ``body`` itself. ``args`` are the first step's inputs (not modified)."""
+    if not _enabled or torch.is_grad_enabled() or model.training or torch.compiler.is_compiling():
+        return body
+    captures = _cache.setdefault(model, OrderedDict())
+    key = _key(model, args)
+    if key in captures:
+        captures.move_to_end(key)
+        return captures[key] or body
+    if steps < MIN_STEPS:
+        return body
+    runner, problem = _capture(body, args)
+    if problem is not None:
+        _notice(model, problem)
+    captures[key] = runner
+    while len(captures) > CACHE_SIZE:
+        captures.popitem(last=False)
+    return runner or body
+
+
+def _key(model, args: tuple[torch.Tensor, ...]) -> tuple:
+    tensors = [*model.parameters(), *model.buffers()]
+    return (
+        tuple((tuple(a.shape), a.dtype, a.device) for a in args),
+        tuple((t.data_ptr(), t.dtype, t.device) for t in tensors),
+    )
+
+
+def _capture(body: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[Callable | None, str | None]:
+    """(runner, None), or (None, why not) when the step cannot be captured faithfully."""
+    try:
+        with warnings.catch_warnings():  # TorchScript's deprecation and tracer warnings are not the user's
+            warnings.simplefilter("ignore")
+            runner = torch.jit.trace(body, args, check_trace=False)
+    except Exception as error:  # noqa: BLE001 - any failure to trace means: run eagerly
+        return None, f"tracing failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+    if args[0].device.type == "cuda":
+        try:
+            runner = CudaGraphStep(runner, args)
+        except Exception as error:  # noqa: BLE001 - capture can fail on ops a graph cannot hold
+            return None, f"CUDA graph capture failed ({type(error).__name__})"
+    expected, got = body(*args), runner(*args)
+    for e, g in zip(expected, got, strict=True):
+        scale = float(e.abs().max()) if e.numel() else 0.0
+        if e.shape != g.shape or (e.numel() and float((e - g).abs().max()) > TOLERANCE * max(scale, 1.0)):
+            return None, "the captured step disagreed with the eager step"
+    return runner, None
+
+
+class CudaGraphStep:
+    """A step replayed as one CUDA graph: inputs are copied into static buffers, the graph is replayed and
+    its outputs are copied out (the next replay overwrites them). Captured as torch documents it: warm-up
+    iterations on a side stream, then ``torch.cuda.graph``."""
+
+    def __init__(self, fn: Callable, args: tuple[torch.Tensor, ...]):
+        self.static = [a.clone() for a in args]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                fn(*self.static)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = fn(*self.static)
+
+    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        for buffer, value in zip(self.static, args, strict=True):
+            buffer.copy_(value)
+        self.graph.replay()
+        return tuple(out.clone() for out in self.outputs)
+
+
+def _notice(model, problem: str) -> None:
+    if model not in _noticed:
+        _noticed.add(model)
+        warnings.warn(f"learnsim: free runs of this model run uncaptured: {problem}", RuntimeWarning, 3)
