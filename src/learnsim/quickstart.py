@@ -55,4 +55,4 @@ def quickstart_config(training_iters: int = 2000, dataset: str = "oscillator") -
 def quickstart(training_iters: int = 2000, run_dir=None, monitor: bool = True) -> TrainResult:
     meta = save_dataset("oscillator", example_dataset("oscillator"))
     config = quickstart_config(training_iters, dataset=f"oscillator@{meta['version']}")
-    return train(config, run_dir, monitor=monitor)
+    return train(config, run_dir, monitor=monitor).wait()  # the whole job: plots included

@@ -36,6 +36,9 @@ def check_finished_run(run_dir: Path) -> None:
 
 def ensure_plots(run_dir: str | Path) -> list[Path]:
     """The run's plots, made from its best checkpoint and exact dataset version when missing."""
+    from learnsim.track import background
+
+    background.wait()  # a run this process just trained may still be drawing them
     run_dir = Path(run_dir)
     existing = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
     if existing or importlib.util.find_spec("matplotlib") is None:

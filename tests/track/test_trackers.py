@@ -6,6 +6,7 @@ from helpers import onyx_config
 
 from learnsim.data.examples import example_dataset
 from learnsim.store.datasets import save_dataset
+from learnsim.track import background
 from learnsim.track.hub import available_default_trackers
 from learnsim.train import RunConfig, TrainingConfig, resume, train
 
@@ -26,7 +27,7 @@ def small_run(tmp_path, trackers, iters=40, loggers=None, eval_fn=None, name="ru
         model=onyx_config(sequence_length=4, hidden_layers=1, hidden_size=16),
         training=training,
     )
-    return train(config, tmp_path / name, monitor=False, loggers=loggers, eval_fn=eval_fn)
+    return train(config, tmp_path / name, monitor=False, loggers=loggers, eval_fn=eval_fn).wait()
 
 
 def test_custom_logger_receives_every_category_with_namespaced_keys(tmp_path):
@@ -62,8 +63,9 @@ def test_mlflow_is_the_default_and_records_params_metrics_artifacts_and_resume(t
 
     with pytest.raises(KeyboardInterrupt):
         small_run(tmp_path, None, iters=60, eval_fn=interrupt)
+    background.wait()  # the trackers start on the background thread
     run_id = json.loads((tmp_path / "run" / "trackers.json").read_text())["mlflow"]
-    resume(tmp_path / "run", monitor=False)
+    resume(tmp_path / "run", monitor=False).wait()
     assert json.loads((tmp_path / "run" / "trackers.json").read_text())["mlflow"] == run_id  # same MLflow run
 
     from mlflow.tracking import MlflowClient
@@ -162,3 +164,57 @@ def test_report_renders_in_headless_chromium(tmp_path, isolated_home):
     for table in ("summary", "metrics-val", "metrics-test", "lineage"):
         assert f'id="{table}"' in dom
     assert "rollout RMSE" in dom and "position" in dom
+
+
+def test_plots_and_trackers_finish_on_the_background_thread_and_wait_waits_for_them(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import threading
+
+    import learnsim.evaluate.plots as plots
+
+    release, drawn_on = threading.Event(), []
+    real = plots.run_plots
+
+    def slow_plots(*args, **kwargs):
+        drawn_on.append(threading.current_thread().name)
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "run_plots", slow_plots)
+    save_dataset("osc", example_dataset("oscillator", episodes=8, steps=120))
+    config = RunConfig(
+        dataset="osc",
+        model=onyx_config(sequence_length=4, hidden_layers=1, hidden_size=16),
+        training=TrainingConfig(training_iters=20, eval_every=10, train_batch_size=64, trackers=[]),
+    )
+    result = train(config, tmp_path / "run", monitor=False)
+    # returned with the model stored and the report written, while the plots are still being drawn
+    assert result.model_version and (tmp_path / "run" / "report.json").is_file()
+    assert not (tmp_path / "run" / "plots" / "loss_curves.png").exists()
+    release.set()
+    assert result.wait() is result
+    assert drawn_on and drawn_on[0].startswith("learnsim-background")
+    assert {p.name for p in (tmp_path / "run" / "plots").glob("*.png")} >= {"loss_curves.png", "rollout_test.png"}
+
+
+def test_a_failing_plot_or_tracker_warns_and_leaves_the_run_whole(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    import learnsim.evaluate.plots as plots
+    from learnsim.track.mlflow_tracker import MLflowTracker
+
+    def no_plots(*args, **kwargs):
+        raise OSError("disk full")
+
+    def no_store(self, *args, **kwargs):
+        raise ConnectionError("tracking store unreachable")
+
+    monkeypatch.setattr(plots, "run_plots", no_plots)
+    monkeypatch.setattr(MLflowTracker, "start", no_store)
+    with pytest.warns(RuntimeWarning) as caught:
+        result = small_run(tmp_path, ["mlflow"])
+    messages = [str(w.message) for w in caught]
+    assert any("mlflow tracker failed in start (ConnectionError: tracking store unreachable)" in m for m in messages)
+    assert any("drawing the plots" in m and "OSError: disk full" in m for m in messages)
+    assert result.model_version and (tmp_path / "run" / "report.json").is_file()
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert sum("train/loss" in line for line in lines) == 4 and any("test/" in line for line in lines)

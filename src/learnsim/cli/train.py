@@ -35,11 +35,12 @@ def train(
             )
         from learnsim.train import resume as resume_run
 
-        resume_run(resume, overrides=set_, monitor=not quiet)
+        resume_run(resume, overrides=set_, monitor=not quiet).wait()  # plots and trackers too
         return
     if config is None:
         raise ConfigError("give a run config YAML, or --resume RUN_DIR")
     from learnsim.train import load_run_config
     from learnsim.train import train as run_training
 
-    run_training(load_run_config(config, set_), run_dir, monitor=not quiet, warm_start=warm_start)
+    result = run_training(load_run_config(config, set_), run_dir, monitor=not quiet, warm_start=warm_start)
+    result.wait()  # the command ends when its plots are drawn and its trackers closed

@@ -3,18 +3,25 @@
 Categories are ``train``, ``val``, ``test`` and ``custom``; metric keys are namespaced (``train/loss``,
 ``val/rollout_rmse/<feature>``, ``lr``). Trackers follow the ``Tracker`` protocol; plain callables
 ``fn(category, metrics, step)`` attached by the user receive the same calls.
+
+The JSON-lines file and the user's callables get every call at once. Trackers are off the training's hot
+path: their calls run on the background thread (``learnsim.track.background``), and metrics reach them in
+batches at every ``flush()``, which the loop calls at each evaluation and checkpoint, so a tracker holds
+exactly what a resumed run keeps. A tracker that fails is warned about once and dropped; the run goes on.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from learnsim.durable import write_json
 from learnsim.errors import ConfigError
+from learnsim.track import background
 from learnsim.track.jsonl import MetricsFile
 
 Logger = Callable[[str, dict, int], None]
@@ -73,35 +80,84 @@ class MetricsHub:
                     f"installed: pip install 'learnsim[{name}]'"
                 )
             self.trackers[name] = TRACKERS[name]()
+        self._pending: list[tuple[str, dict, int]] = []
+        self._failed: set[str] = set()
 
     def start(self, config: dict, tags: dict | None = None) -> None:
         """Start every tracker; a run directory that already has tracker tokens (a resumed run) continues
         the trackers' own runs. ``tags`` (e.g. study and trial) go to trackers that take tags."""
+        if self.trackers:
+            background.wait()  # a resumed run reads the tokens its first attempt's trackers wrote
+            background.submit(self._start, config, tags, what="starting the trackers")
+
+    def _start(self, config: dict, tags: dict | None) -> None:
         tokens_path = self.run_dir / "trackers.json"
         tokens = json.loads(tokens_path.read_text()) if tokens_path.is_file() else {}
-        for name, tracker in self.trackers.items():
-            tokens[name] = tracker.start(self.run_dir, config, tokens.get(name))
-            if tags and hasattr(tracker, "set_tags"):
-                tracker.set_tags(tags)
-        if self.trackers:
-            write_json(tokens_path, tokens)
+        for name, tracker in self._live():
+            try:
+                tokens[name] = tracker.start(self.run_dir, config, tokens.get(name))
+                if tags and hasattr(tracker, "set_tags"):
+                    tracker.set_tags(tags)
+            except Exception as error:  # noqa: BLE001 - see _drop
+                self._drop(name, "start", error)
+        write_json(tokens_path, tokens)
 
     def log(self, category: str, metrics: dict, step: int) -> None:
         if not metrics:
             return
         self.file.log(metrics, step)
-        for tracker in self.trackers.values():
-            tracker.log(category, metrics, step)
+        if self.trackers:
+            self._pending.append((category, dict(metrics), step))
         for logger in self.loggers:
             logger(category, dict(metrics), step)  # a copy: the caller's dict may be reused
 
+    def flush(self) -> None:
+        """Hand the metrics logged since the last flush to the trackers (on the background thread)."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            background.submit(self._send, batch, what="sending metrics to the trackers")
+
+    def _send(self, batch: list[tuple[str, dict, int]]) -> None:
+        for name, tracker in self._live():
+            try:
+                if hasattr(tracker, "log_many"):
+                    tracker.log_many(batch)
+                else:
+                    for category, metrics, step in batch:
+                        tracker.log(category, metrics, step)
+            except Exception as error:  # noqa: BLE001 - see _drop
+                self._drop(name, "log", error)
+
     def log_artifact(self, path: Path) -> None:
-        for tracker in self.trackers.values():
-            tracker.log_artifact(Path(path))
+        if self.trackers:
+            background.submit(self._call, "log_artifact", Path(path), what=f"logging {Path(path).name}")
 
     def finish(self) -> None:
-        for tracker in self.trackers.values():
-            tracker.finish()
+        """Flush and close the trackers (after everything already submitted, plots included)."""
+        self.flush()
+        if self.trackers:
+            background.submit(self._call, "finish", what="closing the trackers")
+
+    def _call(self, method: str, *args) -> None:
+        for name, tracker in self._live():
+            try:
+                getattr(tracker, method)(*args)
+            except Exception as error:  # noqa: BLE001 - see _drop
+                self._drop(name, method, error)
+
+    def _live(self) -> list[tuple[str, Tracker]]:
+        return [(n, t) for n, t in self.trackers.items() if n not in self._failed]
+
+    def _drop(self, name: str, method: str, error: Exception) -> None:
+        """A tracker's failure (its server or store unreachable, say) must not end a run whose own files are
+        complete: warn once and stop calling it."""
+        self._failed.add(name)
+        warnings.warn(
+            f"learnsim: the {name} tracker failed in {method} ({type(error).__name__}: {error}); "
+            "the run goes on without it (metrics.jsonl has every metric)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 class SilentHub:
@@ -113,6 +169,9 @@ class SilentHub:
         pass
 
     def log(self, category: str, metrics: dict, step: int) -> None:
+        pass
+
+    def flush(self) -> None:
         pass
 
     def log_artifact(self, path: Path) -> None:

@@ -1,5 +1,8 @@
-"""Plot drawing (PNG, matplotlib imported lazily with the Agg backend): loss curves, free-run rollouts against
-the recording, rollout error against horizon, one-step predicted-vs-true scatter."""
+"""Plot drawing (PNG, matplotlib imported lazily): loss curves, free-run rollouts against the recording,
+rollout error against horizon, one-step predicted-vs-true scatter.
+
+Figures are made with matplotlib's object API (``Figure``), never through pyplot's global figure manager, so
+that the plots can be drawn on the background thread while the user's own code uses pyplot."""
 
 from __future__ import annotations
 
@@ -10,18 +13,15 @@ import torch
 from learnsim.durable import replacing
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
 def loss_curves(records: list[dict], path: Path) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4))
+    ax = fig.subplots()
     for key, style in (("train/loss", "-"), ("val/loss", "o-")):
         points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
         if points:
@@ -41,11 +41,11 @@ def rollout_traces(
     """Grid: one row per feature, one column per segment (at most ``episodes``); simulated (free run) over
     recorded, against time in seconds from the first simulated step. ``trajectories``: a
     ``learnsim.simulate.Trajectories``; ``labels`` name the columns (default 'episode i')."""
-    plt = _pyplot()
     names = list(trajectories.simulated)
     columns = min(episodes, trajectories.segments)
     time = torch.arange(1, trajectories.horizon + 1) * trajectories.dt
-    fig, axes = plt.subplots(len(names), columns, figsize=(4.2 * columns, 2.4 * len(names)), squeeze=False)
+    fig = _figure((4.2 * columns, 2.4 * len(names)))
+    axes = fig.subplots(len(names), columns, squeeze=False)
     for row, name in enumerate(names):
         for col in range(columns):
             ax = axes[row][col]
@@ -68,8 +68,8 @@ def rollout_traces(
 
 def error_vs_horizon(trajectories, path: Path, title: str) -> Path:
     """RMSE over segments at each simulated step, one line per feature, against the horizon in seconds."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4))
+    ax = fig.subplots()
     time = torch.arange(1, trajectories.horizon + 1) * trajectories.dt
     for name in trajectories.simulated:
         ax.plot(time, trajectories.rmse_by_step(name).cpu(), label=name)
@@ -83,8 +83,8 @@ def error_vs_horizon(trajectories, path: Path, title: str) -> Path:
 
 def one_step_scatter(predicted: torch.Tensor, true: torch.Tensor, names: list[str], path: Path) -> Path:
     """predicted/true: (N, n_outputs) physical one-step predictions and targets."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4), squeeze=False)
+    fig = _figure((4 * len(names), 4))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for i, name in enumerate(names):
         ax = axes[0][i]
         ax.scatter(true[:, i], predicted[:, i], s=2, alpha=0.3)
@@ -98,10 +98,7 @@ def one_step_scatter(predicted: torch.Tensor, true: torch.Tensor, names: list[st
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     fig.tight_layout()
     with replacing(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
     return path

@@ -1,8 +1,10 @@
-"""Finishing a run: test the best checkpoint, store it as a model version, write ``report.json`` and the
-plots, close the trackers."""
+"""Finishing a run: test the best checkpoint, store it as a model version, write ``report.json``; then, on
+the background thread (``learnsim.track.background``), draw the plots, hand them to the trackers and close
+those. ``train`` returns once the model and report are written; ``TrainResult.wait()`` waits for the rest."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import shutil
@@ -15,6 +17,7 @@ from learnsim.durable import write_json
 from learnsim.evaluate.metrics import split_metrics
 from learnsim.models.files import read_model
 from learnsim.store.models import save_model
+from learnsim.track import background
 from learnsim.track.console import metrics_table, show
 from learnsim.train import checkpoint
 from learnsim.train.run import Run
@@ -28,6 +31,11 @@ class TrainResult:
     model_name: str
     model_version: str | None
     report: dict
+
+    def wait(self) -> TrainResult:
+        """Block until the run's background work (plots, trackers) is done; returns self."""
+        background.wait()
+        return self
 
 
 def finish(run: Run, monitor: bool = True) -> TrainResult:
@@ -74,20 +82,19 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "train_sample_steps_per_second": state.sample_steps / state.train_seconds
         if state.train_seconds
         else None,
-        "compile_seconds": run.compile_seconds if tc.compile else None,
+        "compile_seconds": run.compile_seconds if run.compiled else None,
         "validation": {k: v for k, v in best_val.items() if k != "step"},
         "test": test,
         "versions": checkpoint.library_versions(),
         "tags": run.tags,
     }
     run.hub.log("test", test, state.step)
-    if importlib.util.find_spec("matplotlib") is not None:
-        from learnsim.evaluate.plots import run_plots
-
-        for path in run_plots(run_dir, model, run.data, records, "test", tc.eval_horizon):
-            run.hub.log_artifact(path)
-    run.hub.finish()
     write_json(run_dir / "report.json", report)
+    if importlib.util.find_spec("matplotlib") is not None:
+        # a copy: the caller may go on training the returned model while the plots simulate theirs
+        args = (run.hub, run_dir, copy.deepcopy(model), run.data, records, tc.eval_horizon)
+        background.submit(_plots, *args, what=f"drawing the plots of {run_dir}")
+    run.hub.finish()  # queued after the plots, so trackers receive them before they close
     if monitor:
         if test:
             show(metrics_table(f"test (best checkpoint, step {best_meta['step']})", test, "test"))
@@ -95,6 +102,13 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         show(f"run directory: {run_dir}\nmodel: {name}@{stored['version']} (load_model('{name}'))")
     metrics = {**report["validation"], **test}
     return TrainResult(model, metrics, run_dir, run.config.model_name, stored["version"], report)
+
+
+def _plots(hub, run_dir: Path, model, data, records: list[dict], horizon: int) -> None:
+    from learnsim.evaluate.plots import run_plots
+
+    for path in run_plots(run_dir, model, data, records, "test", horizon):
+        hub.log_artifact(path)
 
 
 def _finish_pruned(run: Run) -> TrainResult:

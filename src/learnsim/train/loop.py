@@ -38,6 +38,10 @@ def train(
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset`` and store the best checkpoint as a model version.
 
+    Returns when the model is stored and ``report.json`` written; the plots are drawn and the trackers
+    closed on a background thread right after: ``result.wait()`` blocks until they are (the CLI does, and so
+    does the interpreter at exit).
+
     eval_fn(model, step) -> {name: value}: a user check (e.g. closed loop in their own simulator) run at
     every evaluation; its values are logged as ``custom/<name>``.
     loggers: plain callables ``fn(category, metrics, step)`` receiving every metric logged (categories
@@ -221,7 +225,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
         horizon = run.curriculum.horizon_at(state.step, run.generator) if run.curriculum else 0
         began = time.perf_counter()
         loss = training_step(run, horizon)
-        if tc.compile and horizon not in compiled:  # this step compiled a graph: timed apart
+        if run.compiled and horizon not in compiled:  # this step compiled a graph: timed apart
             compiled.add(horizon)
             took = time.perf_counter() - began
             run.compile_seconds += took
@@ -252,6 +256,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
             checkpoint.save_checkpoint(
                 run.checkpoint_dir, step, run.eval_model, training_state(run), meta, tc.save_top_k
             )
+        run.hub.flush()  # trackers receive what this checkpoint keeps, in one batch, off the hot path
         tick = time.perf_counter()
     progress.close()
     return run

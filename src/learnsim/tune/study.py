@@ -323,6 +323,7 @@ def objective(trial, config: SearchConfig, total: int) -> float:
     except LearnsimError as error:  # e.g. a diverging run: a finished, failed trial
         trial.set_user_attr("error", str(error))
         raise TrialFailed(str(error)) from None
+    result.wait()  # a finished trial has its plots and a closed tracker run
     trial.set_user_attr("steps", result.report["steps"])
     trial.set_user_attr("model_version", result.model_version)
     if result.report.get("pruned"):
