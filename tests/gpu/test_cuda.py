@@ -34,7 +34,13 @@ def oscillator():
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"precision": "bf16-mixed"}, {"compile": True, "rollout": None, "checkpoint_type": "single_step"}]
+    "options",
+    [
+        {},
+        {"precision": "bf16-mixed"},
+        {"compile": True, "rollout": None, "checkpoint_type": "single_step"},
+        {"cuda_graphs": True, "rollout": None, "checkpoint_type": "single_step"},
+    ],
 )
 def test_training_on_cuda(oscillator, tmp_path, options):
     from learnsim.train import train
@@ -72,3 +78,26 @@ def test_ddp_with_nccl_on_two_gpus(oscillator, tmp_path):
                "-m", "learnsim", "train", str(path), "--run-dir", str(tmp_path / "ddp"), "--quiet"]  # fmt: skip
     subprocess.run(command, env=os.environ, check=True, timeout=600)
     assert (tmp_path / "ddp" / "report.json").is_file()
+
+
+def test_free_runs_on_cuda_replay_a_cuda_graph_and_match_the_eager_step():
+    from export.conftest import build
+
+    from learnsim import capture
+    from learnsim.simulate import rollout
+
+    model = build("mlp", "angles").cuda()
+    generator = torch.Generator().manual_seed(0)
+    L, n_in = model.config.sequence_length, model.step.n_inputs
+    series = (torch.rand(64, L + 200, n_in, generator=generator) * 6 - 3).cuda()
+    with torch.no_grad():
+        captured = rollout(model, series[:, :L], series, 200)
+        runner = next(iter(capture._cache[model].values()))
+        capture.set_capture(False)
+        try:
+            eager = rollout(model, series[:, :L], series, 200)
+        finally:
+            capture.set_capture(True)
+    assert isinstance(runner, capture.CudaGraphStep)
+    for got, want in zip(captured, eager, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

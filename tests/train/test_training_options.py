@@ -180,3 +180,11 @@ def test_float32_matmul_precision_is_applied(oscillator, tmp_path):
         assert torch.get_float32_matmul_precision() == "medium"
     finally:
         torch.set_float32_matmul_precision(before)
+
+
+def test_cuda_graphs_without_cuda_train_uncaptured_with_one_notice(oscillator, tmp_path):
+    config = tiny({"cuda_graphs": True, "training_iters": 10, "eval_every": 10, "device": "cpu"})
+    with pytest.warns(RuntimeWarning, match=r"cuda_graphs needs a CUDA device; the step on cpu runs uncaptured"):
+        result = train(config, tmp_path / "r", monitor=False)
+    assert result.report["compile_seconds"] is None  # not compiled either: the eager step ran
+    assert result.report["steps"] == 10 and result.model_version is not None

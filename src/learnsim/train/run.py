@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,7 @@ class Run:
     tags: dict = field(default_factory=dict)  # recorded in the stored model's lineage (e.g. study and trial)
     state: LoopState = field(default_factory=LoopState)
     compile_seconds: float = 0.0  # first step of each compiled horizon, beyond its later steps' time
+    compiled: bool = False  # the step is torch.compile'd (compile: true, or cuda_graphs on CUDA)
 
     @property
     def dataset_name(self) -> str:
@@ -177,8 +179,22 @@ def build_run(
     )
     objective = distributed.wrap(shard, StepObjective(run), device)
     # compiled around DDP, as torch recommends: DDP's bucketing then splits the graph at the all-reduces
-    run.objective = torch.compile(objective) if tc.compile else objective
+    run.objective = compiled_objective(objective, tc, device)
+    run.compiled = run.objective is not objective
     return run
+
+
+def compiled_objective(objective, tc, device):
+    """The objective as the step will call it: eager, compiled, or compiled with CUDA-graph capture."""
+    if tc.cuda_graphs and device.type != "cuda":
+        warnings.warn(
+            f"learnsim: training.cuda_graphs needs a CUDA device; the step on {device} runs uncaptured",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if tc.cuda_graphs and device.type == "cuda":
+        return torch.compile(objective, mode="reduce-overhead")
+    return torch.compile(objective) if tc.compile else objective
 
 
 def training_state(run: Run) -> dict:
