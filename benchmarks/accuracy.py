@@ -93,7 +93,9 @@ def run_example(system: str, method: str, seed: int, iters: int, warmup: int | N
         "train_val_split_ratio": 0.82,
         "test_dataset_size": 0.15,
     } | training_fields
-    result = train(RunConfig(dataset="data", model=model, training=TrainingConfig(**training)), monitor=False)
+    result = train(
+        RunConfig(dataset="data", model=model, training=TrainingConfig(**training)), monitor=False
+    ).wait()
     if warmup is None:
         return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
     split = json.loads((result.run_dir / "dataset.json").read_text())["split"]
@@ -132,7 +134,7 @@ def run_silverbox(method: str, seed: int, iters: int) -> dict:
         "model": features | model_fields,
         "training": TrainingConfig(**training),
     }
-    result = train(RunConfig.model_validate(config), monitor=False)
+    result = train(RunConfig.model_validate(config), monitor=False).wait()
     evaluation = evaluate_model(result.model, test, warmup=silverbox.WARMUP, horizons=[1, 10, 50, "full"])
     metrics = dict(evaluation.metrics)
     metrics["rmse_mv"] = metrics["rmse@full/y"] * 1000

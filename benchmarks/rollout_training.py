@@ -36,7 +36,7 @@ def rate(model, steps: int, rollout: dict | None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         result = train(
             RunConfig(dataset="bench", model=model, training=training), f"{tmp}/run", monitor=False
-        )
+        ).wait()  # its plots must not overlap the next run
     return result.report["train_sample_steps_per_second"]
 
 

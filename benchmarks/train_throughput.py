@@ -70,7 +70,7 @@ def learnsim_rate(config, steps: int) -> float:
         ),
     )
     with tempfile.TemporaryDirectory() as tmp:
-        result = train(run, f"{tmp}/run", monitor=False)
+        result = train(run, f"{tmp}/run", monitor=False).wait()  # its plots must not overlap the next run
     return result.report["train_sample_steps_per_second"]
 
 

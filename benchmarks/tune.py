@@ -79,7 +79,7 @@ def overhead(rows: list[dict], count: int = 5) -> tuple[float, float]:
     for row in complete:
         config = load_run_config(Path(row["run_dir"]) / "config.yaml")
         start = time.perf_counter()
-        train(config, Path(tempfile.mkdtemp()) / "run", monitor=False)
+        train(config, Path(tempfile.mkdtemp()) / "run", monitor=False).wait()  # as a trial does
         alone += time.perf_counter() - start
     return tuned, alone
 

@@ -173,14 +173,14 @@ def test_plots_and_trackers_finish_on_the_background_thread_and_wait_waits_for_t
     import learnsim.evaluate.plots as plots
 
     release, drawn_on = threading.Event(), []
-    real = plots.run_plots
+    real = plots.draw
 
-    def slow_plots(*args, **kwargs):
+    def slow_draw(*args, **kwargs):
         drawn_on.append(threading.current_thread().name)
         release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(plots, "run_plots", slow_plots)
+    monkeypatch.setattr(plots, "draw", slow_draw)
     save_dataset("osc", example_dataset("oscillator", episodes=8, steps=120))
     config = RunConfig(
         dataset="osc",
@@ -208,7 +208,7 @@ def test_a_failing_plot_or_tracker_warns_and_leaves_the_run_whole(tmp_path, monk
     def no_store(self, *args, **kwargs):
         raise ConnectionError("tracking store unreachable")
 
-    monkeypatch.setattr(plots, "run_plots", no_plots)
+    monkeypatch.setattr(plots, "draw", no_plots)
     monkeypatch.setattr(MLflowTracker, "start", no_store)
     with pytest.warns(RuntimeWarning) as caught:
         result = small_run(tmp_path, ["mlflow"])

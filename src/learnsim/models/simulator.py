@@ -43,7 +43,8 @@ class SimulatorModel(nn.Module):
         return [f.name for f in self.schema.direct_outputs]
 
     def encode_window(self, window: torch.Tensor) -> torch.Tensor:
-        """(B, L, n_inputs) physical -> (B, L, n_network_inputs) normalised network features."""
+        """(B, L, n_inputs) physical -> (B, L, n_network_inputs) normalised network features; row by row, so
+        any leading shape works ((B, n_inputs) -> (B, n_network_inputs))."""
         z = self.input_scaler.normalize(window)
         if self._has_angle_inputs:
             angles = window.index_select(-1, self._angle_inputs)
