@@ -18,6 +18,7 @@ slow each other down); the table gives mean and half the range over seeds, and e
 
     python benchmarks/accuracy.py [--systems arm,cartpole,friction,oscillator,pendulum,silverbox]
         [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--warmup N] [--workers 2]
+        [--episodes N (small data)] [--test-scale S (test inputs S times the training excitation)]
 """
 
 from __future__ import annotations
@@ -74,15 +75,26 @@ def method_fields(method: str) -> tuple[dict, dict]:
     return {}, {}
 
 
-def run_example(system: str, method: str, seed: int, iters: int, warmup: int | None = None) -> dict:
+def run_example(
+    system: str,
+    method: str,
+    seed: int,
+    iters: int,
+    warmup: int | None = None,
+    episodes: int | None = None,
+    test_scale: float | None = None,
+) -> dict:
     """Train and score one method on one example system (in a fresh store). ``warmup``: score the test
-    episodes again from that many recorded rows (the same rows for methods with different windows)."""
+    episodes again from that many recorded rows (the same rows for methods with different windows).
+    ``episodes``: a dataset of that many episodes (small data) instead of the system's default.
+    ``test_scale``: score on 16 fresh episodes whose excitation is that many times the training data's
+    (they leave the training range) instead of the held-out test episodes."""
     from learnsim import example_dataset, example_features, save_dataset
     from learnsim.evaluate.model import evaluate_model
     from learnsim.models import MLPConfig
     from learnsim.train import RunConfig, TrainingConfig, train
 
-    dataset = example_dataset(system, seed=100)
+    dataset = example_dataset(system, episodes=episodes, seed=100)
     save_dataset("data", dataset)
     model_fields, training_fields = method_fields(method)
     model = MLPConfig(**example_features(system), **model_fields)
@@ -96,11 +108,15 @@ def run_example(system: str, method: str, seed: int, iters: int, warmup: int | N
     result = train(
         RunConfig(dataset="data", model=model, training=TrainingConfig(**training)), monitor=False
     ).wait()
+    stored = f"{result.model_name}@{result.model_version}"  # its lineage: the linear baseline fits the train split
+    if test_scale is not None:
+        fresh = example_dataset(system, episodes=16, seed=200, scale=test_scale)
+        evaluation = evaluate_model(stored, fresh, warmup=warmup, horizons=[1, 10, 50, "full"])
+        return dict(evaluation.metrics)
     if warmup is None:
         return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
     split = json.loads((result.run_dir / "dataset.json").read_text())["split"]
     episodes = sorted({int(dataset.episode[start]) for start, _ in split["test"]})
-    stored = f"{result.model_name}@{result.model_version}"  # its lineage: the linear baseline fits the train split
     evaluation = evaluate_model(stored, dataset, warmup=warmup, horizons=[1, 10, 50, "full"], episodes=episodes)
     return dict(evaluation.metrics)
 
@@ -151,7 +167,15 @@ def worker(job: dict) -> None:
     if job["system"] == "silverbox":
         metrics = run_silverbox(job["method"], job["seed"], job["iters"])
     else:
-        metrics = run_example(job["system"], job["method"], job["seed"], job["iters"], job.get("warmup"))
+        metrics = run_example(
+            job["system"],
+            job["method"],
+            job["seed"],
+            job["iters"],
+            job.get("warmup"),
+            job.get("episodes"),
+            job.get("test_scale"),
+        )
     print(json.dumps(job | {"seconds": time.perf_counter() - start, "metrics": metrics}))
 
 
@@ -233,6 +257,15 @@ def main() -> None:
         help="Score example systems from this many recorded rows (default: each model's window), so methods "
         "with different windows are scored on the same rows.",
     )
+    parser.add_argument(
+        "--episodes", type=int, help="Example systems: a dataset of this many episodes (small data)."
+    )
+    parser.add_argument(
+        "--test-scale",
+        type=float,
+        help="Example systems: score on 16 fresh episodes excited this many times harder than the training "
+        "data (leaving the training range) instead of the held-out test episodes.",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("accuracy-runs.jsonl"))
     parser.add_argument("--table", type=Path, nargs="*", help="Only print the table of these result files.")
@@ -248,7 +281,15 @@ def main() -> None:
         print(f"Silverbox data not found at {SILVERBOX}; leaving it out.")
         systems.remove("silverbox")
     jobs = [
-        {"system": s, "method": m, "seed": int(seed), "iters": args.iters, "warmup": args.warmup}
+        {
+            "system": s,
+            "method": m,
+            "seed": int(seed),
+            "iters": args.iters,
+            "warmup": args.warmup,
+            "episodes": args.episodes,
+            "test_scale": args.test_scale,
+        }
         for s in systems
         for seed in args.seeds.split(",")
         for m in args.methods.split(",")

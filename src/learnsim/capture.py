@@ -19,6 +19,7 @@ mode and rollouts inside ``torch.compile`` always run eagerly.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 import weakref
 from collections import OrderedDict
@@ -38,6 +39,7 @@ TOLERANCE = 1e-5
 _enabled = os.environ.get("LEARNSIM_CAPTURE", "1") != "0"
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> OrderedDict[key, runner | None]
 _noticed: weakref.WeakSet = weakref.WeakSet()
+_lock = threading.Lock()
 
 
 def set_capture(enabled: bool) -> None:
@@ -55,19 +57,21 @@ def step_runner(model, body: torch.nn.Module, args: tuple[torch.Tensor, ...], st
     where it is allowed and pays, else ``body`` itself. ``args`` are the first step's inputs (not modified)."""
     if not _enabled or torch.is_grad_enabled() or model.training or torch.compiler.is_compiling():
         return body
-    captures = _cache.setdefault(model, OrderedDict())
     key = _key(model, args)
-    if key in captures:
-        captures.move_to_end(key)
-        return captures[key] or body
+    with _lock:  # free runs may come from several threads (the web app serves simulations from a pool)
+        captures = _cache.setdefault(model, OrderedDict())
+        if key in captures:
+            captures.move_to_end(key)
+            return captures[key] or body
     if steps < MIN_STEPS:
         return body
     runner, problem = _capture(body, args)
     if problem is not None:
         _notice(model, problem)
-    captures[key] = runner
-    while len(captures) > CACHE_SIZE:
-        captures.popitem(last=False)
+    with _lock:
+        captures[key] = runner
+        while len(captures) > CACHE_SIZE:
+            captures.popitem(last=False)
     return runner or body
 
 
