@@ -39,7 +39,7 @@ SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
-    *("window2", "window4", "window8", "window16"),
+    *("window2", "window4", "window8", "window16", "wd0.1", "width32"),
 )
 
 
@@ -70,6 +70,10 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"rollout": {"curriculum": "mix"}}
     if method == "mix-onestep3":  # ... and the teacher-forced term weighted 3x
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
+    if method == "wd0.1":  # the default with 10x the weight decay
+        return {}, {"optimizer": {"weight_decay": 0.1}}
+    if method == "width32":  # the default with 32-wide hidden layers instead of 128
+        return {"hidden_size": 32}, {}
     if method.startswith("window"):  # the default with a shorter history window
         return {"sequence_length": int(method.removeprefix("window"))}, {}
     return {}, {}
@@ -112,7 +116,8 @@ def run_example(
     if test_scale is not None:
         fresh = example_dataset(system, episodes=16, seed=200, scale=test_scale)
         evaluation = evaluate_model(stored, fresh, warmup=warmup, horizons=[1, 10, 50, "full"])
-        return dict(evaluation.metrics)
+        outside = {f"outside/{k}": v for k, v in evaluation.outside_training_range.items()}
+        return dict(evaluation.metrics) | outside
     if warmup is None:
         return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
     split = json.loads((result.run_dir / "dataset.json").read_text())["split"]
