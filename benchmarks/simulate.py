@@ -6,7 +6,8 @@ The bare loop is what a hand-written rollout pays at the least: it calls the sam
 window sliced from a preallocated tensor and does no state update. ``simulate()`` is timed with captured
 steps (the default) and without (``LEARNSIM_CAPTURE=0`` behaviour). The Onyx model is its own MLP for the
 same config (3x64, relu as in Onyx's example; it adds LayerNorm per layer), ours the default (silu, linear
-skip). Targets: simulate() >= 0.95x the bare loop and >= 2x Onyx, at batch 1 and 1024, 1000 steps.
+skip). ``compile=True`` runs the step through torch.compile (its one-off compile time printed apart).
+Targets: simulate() >= 0.95x the bare loop and >= 2x Onyx, at batch 1 and 1024, 1000 steps.
 
     python benchmarks/simulate.py [--horizon 1000] [--repeats 5] [--device cpu]
 """
@@ -44,7 +45,7 @@ def bare_loop(model, batch: int, horizon: int, device: str) -> None:
         model(buffer[:, k : k + L])
 
 
-def simulate_loop(model, batch: int, horizon: int, device: str) -> None:
+def simulate_loop(model, batch: int, horizon: int, device: str, compile: bool = False) -> None:
     L = model.config.sequence_length
     model.simulate(
         {
@@ -52,7 +53,12 @@ def simulate_loop(model, batch: int, horizon: int, device: str) -> None:
             "position": torch.zeros(batch, L, 1, device=device),
         },
         {"control_input": torch.randn(batch, L + horizon, 1, device=device)},
+        compile=compile,
     )
+
+
+def compiled_simulate_loop(model, batch: int, horizon: int, device: str) -> None:
+    simulate_loop(model, batch, horizon, device, compile=True)
 
 
 def onyx_simulator(device: str):
@@ -125,27 +131,33 @@ def main() -> None:
     print("steps*B/s, best of each; ratios are simulate() (captured) over the others")
     print(
         f"{'batch':>6} {'bare':>12} {'simulate':>12} {'uncaptured':>12} {'Onyx':>12} "
-        f"{'vs bare':>8} {'vs uncaptured':>14} {'vs Onyx':>8}"
+        f"{'vs bare':>8} {'vs uncaptured':>14} {'vs Onyx':>8} {'compile=True':>13} {'vs Onyx':>8}"
     )
     runners = {"bare": (bare_loop, model), "simulate": (simulate_loop, model)}
     runners["uncaptured"] = (eager_simulate_loop, model)
+    runners["compiled"] = (compiled_simulate_loop, model)
     if onyx is not None:
         runners["Onyx"] = (onyx_loop, onyx)
     with torch.no_grad():
         for batch in (1, 1024):
-            best = {}
+            best, compile_seconds = {}, None
             for _ in range(2):  # two interleaved rounds: a slow spell of the machine hits every runner
                 for name, (fn, m) in runners.items():
+                    began = time.perf_counter()
                     fn(m, batch, 100, args.device)  # warm-up (and the capture, cached per shape)
+                    if name == "compiled" and compile_seconds is None:
+                        compile_seconds = time.perf_counter() - began
                     took = best_time(fn, (m, batch, args.horizon, args.device), args.repeats, args.device)
                     best[name] = min(best.get(name, took), took)
             rate = {name: args.horizon * batch / t for name, t in best.items()}
             onyx_rate = f"{rate['Onyx']:>12,.0f}" if "Onyx" in rate else f"{'-':>12}"
             vs_onyx = f"{rate['simulate'] / rate['Onyx']:>8.2f}" if "Onyx" in rate else f"{'-':>8}"
+            compiled_vs_onyx = f"{rate['compiled'] / rate['Onyx']:>8.2f}" if "Onyx" in rate else f"{'-':>8}"
             print(
                 f"{batch:>6} {rate['bare']:>12,.0f} {rate['simulate']:>12,.0f} {rate['uncaptured']:>12,.0f} "
                 f"{onyx_rate} {rate['simulate'] / rate['bare']:>8.2f} "
-                f"{rate['simulate'] / rate['uncaptured']:>14.2f} {vs_onyx}"
+                f"{rate['simulate'] / rate['uncaptured']:>14.2f} {vs_onyx} {rate['compiled']:>13,.0f} "
+                f"{compiled_vs_onyx}   (compiling took {compile_seconds:.1f} s)"
             )
 
 

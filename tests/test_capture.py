@@ -166,3 +166,24 @@ def test_small_no_grad_free_runs_use_one_thread_and_restore_the_setting():
             rollout(model, window, series, horizon)
         assert set(model.network.seen) == {expected}, (batch, grad)
         assert torch.get_num_threads() == threads
+
+
+def test_a_compiled_step_matches_the_eager_step_to_float_tolerance(monkeypatch):
+    """simulate(compile=True): the step through torch.compile (inductor fuses kernels, so float rounding may
+    differ slightly), checked against the eager step when compiled and cached like a trace."""
+    from helpers import onyx_config
+
+    from learnsim import model_from_config
+
+    torch.manual_seed(0)
+    model = model_from_config(onyx_config(hidden_layers=1, hidden_size=16)).eval()
+    L = model.config.sequence_length
+    x0 = {"velocity": torch.randn(4, L, 1), "position": torch.randn(4, L, 1)}
+    external = {"control_input": torch.randn(4, L + 30, 1)}
+    compiled = model.simulate(x0, external, compile=True)
+    capture.set_capture(False)
+    eager = model.simulate(x0, external)
+    capture.set_capture(True)
+    assert [key[0] for key in capture._cache[model]] == [True]  # compiled although only 30 steps long
+    for name in ("velocity", "position"):
+        torch.testing.assert_close(compiled.inputs[name], eager.inputs[name], rtol=1e-5, atol=1e-5)

@@ -52,27 +52,32 @@ def capture_enabled() -> bool:
     return _enabled
 
 
-def step_runner(model, body: torch.nn.Module, args: tuple[torch.Tensor, ...], steps: int) -> Callable:
+def step_runner(
+    model, body: torch.nn.Module, args: tuple[torch.Tensor, ...], steps: int, compile: bool = False
+) -> Callable:
     """The callable a free run of ``steps`` steps should call for ``body(*args)``: a cached or new capture
-    where it is allowed and pays, else ``body`` itself. ``args`` are the first step's inputs (not modified)."""
+    where it is allowed and pays, else ``body`` itself. ``args`` are the first step's inputs (not modified).
+    ``compile``: capture with ``torch.compile`` (inductor: fused kernels, seconds to compile once per model
+    and shape) instead of TorchScript; it pays for large batches and long or repeated free runs."""
     if not _enabled or torch.is_grad_enabled() or model.training or torch.compiler.is_compiling():
         return body
-    key = _key(model, args)
+    key = (compile, *_key(model, args))
     with _lock:  # free runs may come from several threads (the web app serves simulations from a pool)
         captures = _cache.setdefault(model, OrderedDict())
         if key in captures:
             captures.move_to_end(key)
-            return captures[key] or body
-    if steps < MIN_STEPS:
+            cached = captures[key]  # None: this shape could not be captured
+            return body if cached is None else cached
+    if steps < MIN_STEPS and not compile:
         return body
-    runner, problem = _capture(body, args)
+    runner, problem = _capture(body, args, compile)
     if problem is not None:
         _notice(model, problem)
     with _lock:
         captures[key] = runner
         while len(captures) > CACHE_SIZE:
             captures.popitem(last=False)
-    return runner or body
+    return body if runner is None else runner
 
 
 def _key(model, args: tuple[torch.Tensor, ...]) -> tuple:
@@ -83,15 +88,22 @@ def _key(model, args: tuple[torch.Tensor, ...]) -> tuple:
     )
 
 
-def _capture(body: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[Callable | None, str | None]:
+def _capture(
+    body: torch.nn.Module, args: tuple[torch.Tensor, ...], compile: bool = False
+) -> tuple[Callable | None, str | None]:
     """(runner, None), or (None, why not) when the step cannot be captured faithfully."""
+    what = "compiling" if compile else "tracing"
     try:
         with warnings.catch_warnings():  # TorchScript's deprecation and tracer warnings are not the user's
             warnings.simplefilter("ignore")
-            runner = torch.jit.trace(body, args, check_trace=False)
-    except Exception as error:  # noqa: BLE001 - any failure to trace means: run eagerly
-        return None, f"tracing failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-    if args[0].device.type == "cuda":
+            if compile:
+                runner = torch.compile(body, dynamic=False)
+                runner(*args)  # compiles now, so that a failure falls back here and not mid-run
+            else:
+                runner = torch.jit.trace(body, args, check_trace=False)
+    except Exception as error:  # noqa: BLE001 - any failure to capture means: run eagerly
+        return None, f"{what} failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+    if args[0].device.type == "cuda" and not compile:
         try:
             runner = CudaGraphStep(runner, args)
         except Exception as error:  # noqa: BLE001 - capture can fail on ops a graph cannot hold

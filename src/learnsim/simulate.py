@@ -156,6 +156,7 @@ def rollout(
     horizon: int,
     derived_init: torch.Tensor | None = None,
     detach_every: int | None = None,
+    compile: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``horizon`` simulation steps on packed tensors.
 
@@ -167,7 +168,8 @@ def rollout(
     Returns inputs (B, L + horizon, n_inputs) and outputs (B, horizon, n_outputs) in config order, where output
     row k belongs to input row L + k.
 
-    Without gradients, a window model's step runs captured where that pays (``learnsim.capture``).
+    Without gradients, a window model's step runs captured where that pays (``learnsim.capture``);
+    ``compile``: captured with torch.compile instead of TorchScript.
     """
     if horizon < 1:
         raise SimulationInputError(f"horizon must be >= 1, got {horizon}")
@@ -181,7 +183,7 @@ def rollout(
     run = _latent_rollout if model.stateful else _window_rollout
     with _threads_for(window.shape[0], window.device):
         rows, direct_outputs, derived_outputs = run(
-            model, window, external_term, horizon, derived_init, detach_every
+            model, window, external_term, horizon, derived_init, detach_every, compile
         )
     inputs = torch.stack(rows, dim=1)
     outputs = torch.stack(direct_outputs, dim=1)
@@ -208,12 +210,14 @@ def _threads_for(batch: int, device: torch.device):
         torch.set_num_threads(threads)
 
 
-def _window_rollout(model, window, external_term, horizon, derived, detach_every):
+def _window_rollout(model, window, external_term, horizon, derived, detach_every, compile=False):
     """Rows (every (B, n_in) input row), direct outputs and derived outputs of a window model's free run."""
     L = window.shape[1]
     body = WindowStep(model)
-    codes, last = model.encode_window(window), window[:, -1]  # (B, L, F), (B, n_in)
-    run = capture.step_runner(model, body, (codes, last, derived, external_term[L]), horizon)
+    # (B, L, F), (B, n_in); contiguous like the step's own outputs, so a compiled step sees one layout
+    codes, last, derived = model.encode_window(window), window[:, -1].contiguous(), derived.contiguous()
+    first = (codes, last, derived, external_term[L])
+    run = capture.step_runner(model, body, first, horizon, compile)
     rows, direct_outputs, derived_outputs = list(window.unbind(1)), [], []
     if run is body:
         # Eager: the window's codes as a list of rows, stacked for each step. The same arithmetic as
@@ -239,7 +243,7 @@ def _window_rollout(model, window, external_term, horizon, derived, detach_every
     return rows, direct_outputs, derived_outputs
 
 
-def _latent_rollout(model, window, external_term, horizon, derived, detach_every):
+def _latent_rollout(model, window, external_term, horizon, derived, detach_every, compile=False):
     """The same for a state-space model, which carries a latent state instead of reading a window."""
     L, n_in, step = window.shape[1], model.step.n_inputs, model.step
     rows = list(window.unbind(1))
@@ -302,7 +306,14 @@ class SimulationResult:
 
 
 def simulate(
-    model, x0, external_inputs=None, horizon: int | None = None, grad: bool = False, *, sim_steps=None
+    model,
+    x0,
+    external_inputs=None,
+    horizon: int | None = None,
+    grad: bool = False,
+    *,
+    compile: bool = False,
+    sim_steps=None,
 ) -> SimulationResult:
     """Free-run ``model`` for ``horizon`` steps from a history window.
 
@@ -311,6 +322,9 @@ def simulate(
     external_inputs: dict name -> (B, sequence_length + horizon, 1) for every external input; may be
         omitted when the model has none. ``horizon`` defaults to what the external series allow.
     grad: keep the autograd graph (for training through the rollout); otherwise run without it.
+    compile: run the step through torch.compile (fused kernels; compiled once per model and batch shape,
+        which takes seconds): for large batches and long or repeated simulations. Without it the step is a
+        TorchScript trace (``learnsim.capture``).
     sim_steps: the Onyx Engine's name for ``horizon``; accepted with a deprecation warning.
     Returns a ``SimulationResult``. Tensors may be numpy arrays; they are moved to the model's device.
     """
@@ -351,7 +365,7 @@ def simulate(
         last = [tensors[f.name][:, -1, 0] if f.name in tensors else zeros for f in schema.derived_outputs]
         derived_init = torch.stack(last, dim=1)
     with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-        inputs, outputs = rollout(model, series[:, :L], series, horizon, derived_init)
+        inputs, outputs = rollout(model, series[:, :L], series, horizon, derived_init, compile=compile)
     with torch.no_grad():
         outside = model.outside_training_range(inputs[:, L:]).tolist()
     return SimulationResult(

@@ -132,7 +132,15 @@ class SimulatorModel(nn.Module):
         return outside.flatten(0, -2).float().mean(0)
 
     def simulate(
-        self, x0, external_inputs=None, horizon: int | None = None, grad: bool = False, *, sim_steps=None
+        self,
+        x0,
+        external_inputs=None,
+        horizon: int | None = None,
+        grad: bool = False,
+        *,
+        compile: bool = False,
+        sim_steps=None,
     ):
         """Free-run rollout; see ``learnsim.simulate.simulate`` (``sim_steps=`` is a deprecated alias)."""
-        return simulate(self, x0, external_inputs, horizon_alias(horizon, sim_steps), grad)
+        horizon = horizon_alias(horizon, sim_steps)
+        return simulate(self, x0, external_inputs, horizon, grad, compile=compile)
