@@ -48,10 +48,6 @@ def set_capture(enabled: bool) -> None:
     _enabled = bool(enabled)
 
 
-def capture_enabled() -> bool:
-    return _enabled
-
-
 def step_runner(
     model, body: torch.nn.Module, args: tuple[torch.Tensor, ...], steps: int, compile: bool = False
 ) -> Callable:

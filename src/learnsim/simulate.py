@@ -128,21 +128,20 @@ class WindowStep(nn.Module):
 
     def forward(self, codes, last, derived, external):
         y = self.model.forward_encoded(codes)
-        row, derived, code = _advance(self.model, last, derived, y, external)
+        row, derived = _update(self.model.step, last, derived, y, external)
+        code = self.model.encode_window(row)  # (B, F): encode_window works row-wise on (..., n_in)
         return torch.cat([codes[:, 1:], code[:, None]], dim=1), row, derived, y
 
 
-def _advance(model, last, derived, y, external):
-    """The state update of one step: (new row (B, n_in), new derived outputs (B, n_der), the new row's
-    network features (B, F)) from the last row, the last derived outputs, the direct outputs y and the
-    step's external term."""
-    step = model.step
+def _update(step: Step, last, derived, y, external):
+    """The state update of one step: the new row (B, n_in) and derived outputs (B, n_der) from the last row,
+    the last derived outputs, the direct outputs y and the step's external term."""
     new = torch.addmm(external, torch.cat([last, derived, y], dim=1), step.core)
     if step.has_angles:
         new = wrap_where(new, step.wrap)
     if step.n_derived:
-        new, derived = new[:, : step.n_inputs], new[:, step.n_inputs :]
-    return new, derived, model.encode_window(new)  # encode_window works row-wise on (..., n_in)
+        return new[:, : step.n_inputs], new[:, step.n_inputs :]
+    return new, derived
 
 
 # Largest batch whose no-grad free run uses one thread (see _threads_for).
@@ -180,11 +179,14 @@ def rollout(
     external_term = (external_series[:, : L + horizon] @ step.external).unbind(1)
     if derived_init is None or not n_der:
         derived_init = window.new_zeros(window.shape[0], n_der)
-    run = _latent_rollout if model.stateful else _window_rollout
     with _threads_for(window.shape[0], window.device):
-        rows, direct_outputs, derived_outputs = run(
-            model, window, external_term, horizon, derived_init, detach_every, compile
-        )
+        if model.stateful:
+            trajectory = _latent_rollout(model, window, external_term, horizon, derived_init, detach_every)
+        else:
+            trajectory = _window_rollout(
+                model, window, external_term, horizon, derived_init, detach_every, compile
+            )
+    rows, direct_outputs, derived_outputs = trajectory
     inputs = torch.stack(rows, dim=1)
     outputs = torch.stack(direct_outputs, dim=1)
     if n_der:
@@ -210,52 +212,34 @@ def _threads_for(batch: int, device: torch.device):
         torch.set_num_threads(threads)
 
 
-def _window_rollout(model, window, external_term, horizon, derived, detach_every, compile=False):
+def _window_rollout(model, window, external_term, horizon, derived, detach_every, compile):
     """Rows (every (B, n_in) input row), direct outputs and derived outputs of a window model's free run."""
     L = window.shape[1]
     body = WindowStep(model)
     # (B, L, F), (B, n_in); contiguous like the step's own outputs, so a compiled step sees one layout
     codes, last, derived = model.encode_window(window), window[:, -1].contiguous(), derived.contiguous()
-    first = (codes, last, derived, external_term[L])
-    run = capture.step_runner(model, body, first, horizon, compile)
+    run = capture.step_runner(model, body, (codes, last, derived, external_term[L]), horizon, compile)
     rows, direct_outputs, derived_outputs = list(window.unbind(1)), [], []
-    if run is body:
-        # Eager: the window's codes as a list of rows, stacked for each step. The same arithmetic as
-        # WindowStep, but backpropagation through a rollout stacks rows instead of chaining a
-        # concatenation per step (6% faster to train at 32 steps).
-        codes = list(codes.unbind(1))
-        for k in range(horizon):
-            y = model.forward_encoded(torch.stack(codes, dim=1))
-            last, derived, code = _advance(model, last, derived, y, external_term[L + k])
-            codes = [*codes[1:], code]
-            rows.append(last)
-            direct_outputs.append(y)
-            derived_outputs.append(derived)
-            if detach_every and (k + 1) % detach_every == 0:  # the loss keeps its gradient through `rows`
-                codes = [c.detach() for c in codes]
-                last, derived = last.detach(), derived.detach()
-        return rows, direct_outputs, derived_outputs
-    for k in range(horizon):  # captured: no gradients, so no truncation either
+    for k in range(horizon):
         codes, last, derived, y = run(codes, last, derived, external_term[L + k])
         rows.append(last)
         direct_outputs.append(y)
         derived_outputs.append(derived)
+        if detach_every and (k + 1) % detach_every == 0:  # the loss keeps its gradient through `rows`
+            codes, last, derived = codes.detach(), last.detach(), derived.detach()
     return rows, direct_outputs, derived_outputs
 
 
-def _latent_rollout(model, window, external_term, horizon, derived, detach_every, compile=False):
+def _latent_rollout(model, window, external_term, horizon, derived, detach_every):
     """The same for a state-space model, which carries a latent state instead of reading a window."""
-    L, n_in, step = window.shape[1], model.step.n_inputs, model.step
+    L = window.shape[1]
     rows = list(window.unbind(1))
     last = rows[-1]
     latent = model.initial_state(window)  # (B, state_size)
     direct_outputs, derived_outputs = [], []
     for k in range(horizon):
         y = model.output_of(latent)  # (B, n_direct)
-        new = torch.addmm(external_term[L + k], torch.cat([last, derived, y], dim=1), step.core)
-        if step.has_angles:
-            new = wrap_where(new, step.wrap)
-        last, derived = new[:, :n_in], new[:, n_in:]
+        last, derived = _update(model.step, last, derived, y, external_term[L + k])
         rows.append(last)
         direct_outputs.append(y)
         derived_outputs.append(derived)

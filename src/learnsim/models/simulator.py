@@ -132,15 +132,8 @@ class SimulatorModel(nn.Module):
         return outside.flatten(0, -2).float().mean(0)
 
     def simulate(
-        self,
-        x0,
-        external_inputs=None,
-        horizon: int | None = None,
-        grad: bool = False,
-        *,
-        compile: bool = False,
-        sim_steps=None,
+        self, x0, external_inputs=None, horizon: int | None = None, grad: bool = False, *, sim_steps=None, **options
     ):
-        """Free-run rollout; see ``learnsim.simulate.simulate`` (``sim_steps=`` is a deprecated alias)."""
-        horizon = horizon_alias(horizon, sim_steps)
-        return simulate(self, x0, external_inputs, horizon, grad, compile=compile)
+        """Free-run rollout; see ``learnsim.simulate.simulate`` for ``options`` (``compile``); ``sim_steps=`` is
+        a deprecated alias of ``horizon``."""
+        return simulate(self, x0, external_inputs, horizon_alias(horizon, sim_steps), grad, **options)
