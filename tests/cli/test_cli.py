@@ -258,3 +258,21 @@ def test_ui_serves_the_local_mlflow_store(isolated_home):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_learnsims_own_warnings_print_as_one_line_on_the_command_line(capsys, monkeypatch):
+    import warnings
+
+    from learnsim import cli
+
+    others = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *rest, **kw: others.append(str(message)))
+    cli._one_line_notices()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("learnsim: training.cuda_graphs needs a CUDA device", RuntimeWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert "warning: training.cuda_graphs needs a CUDA device\n" in err
+    assert "RuntimeWarning" not in err and "something else" not in err
+    assert others == ["something else"]  # other libraries' warnings keep Python's own display

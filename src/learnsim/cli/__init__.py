@@ -52,6 +52,8 @@ app.command("ui")(ui.ui)
 def main() -> None:
     # typer handles its own usage errors (exit 2 with a usage message); ours are caught here.
     debug = os.environ.get("LEARNSIM_DEBUG", "") not in ("", "0")
+    if not debug:
+        _one_line_notices()
     try:
         app(prog_name="learnsim")
     except KeyboardInterrupt:
@@ -64,6 +66,22 @@ def main() -> None:
         if message is None:
             _crash(error)
         _fail(message)
+
+
+def _one_line_notices() -> None:
+    """learnsim's own warnings ("learnsim: ...", e.g. a capture that fell back, a tracker that failed) print
+    as one ``warning:`` line, not Python's file, line number and source line; other libraries' keep theirs."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if not text.startswith("learnsim: "):
+            return default(message, category, filename, lineno, file, line)
+        print(f"warning: {text.removeprefix('learnsim: ')}", file=file or sys.stderr)
+
+    warnings.showwarning = show
 
 
 def user_error(error: Exception) -> str | None:
