@@ -39,7 +39,7 @@ SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
-    *("window2", "window4", "window8", "window16", "wd0.1", "width32"),
+    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
 )
 
 
@@ -70,6 +70,10 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"rollout": {"curriculum": "mix"}}
     if method == "mix-onestep3":  # ... and the teacher-forced term weighted 3x
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
+    if method == "fade":  # the default with the hidden layers faded out beyond the training range
+        return {"extrapolation": "linear"}, {}
+    if method == "linear-start-fade":  # ... and starting from the least-squares linear model
+        return {"extrapolation": "linear"}, {"start_from_linear_fit": True}
     if method == "wd0.1":  # the default with 10x the weight decay
         return {}, {"optimizer": {"weight_decay": 0.1}}
     if method == "width32":  # the default with 32-wide hidden layers instead of 128
@@ -126,6 +130,34 @@ def run_example(
     return dict(evaluation.metrics)
 
 
+# Single-recording example systems (stand-ins for small real process data and a positioning axis): train on
+# one recording (seed 100), free-run a second one (seed 200) from its first WARMUP rows; the axis is tested
+# at twice the training amplitude, as the positioning-axis benchmark we keep aside is.
+RECORDINGS = {"tanks": 1.0, "axis": 2.0}
+WARMUP = 50
+
+
+def run_recording(system: str, method: str, seed: int, iters: int, test_scale: float | None = None) -> dict:
+    """Train on one recording of ``system``; score a fresh one (excited ``test_scale`` times harder)."""
+    from learnsim import example_dataset, example_features, save_dataset
+    from learnsim.evaluate.model import evaluate_model
+    from learnsim.models import MLPConfig
+    from learnsim.train import RunConfig, TrainingConfig, train
+
+    save_dataset("data", example_dataset(system, seed=100))
+    model_fields, training_fields = method_fields(method)
+    model = MLPConfig(**example_features(system), **model_fields)
+    training = {"training_iters": iters or None, "seed": seed, "trackers": [], "test_dataset_size": 0}
+    config = RunConfig(dataset="data", model=model, training=TrainingConfig(**training | training_fields))
+    result = train(config, monitor=False).wait()
+    scale = RECORDINGS[system] if test_scale is None else test_scale
+    test = example_dataset(system, seed=200, scale=scale)
+    stored = f"{result.model_name}@{result.model_version}"  # its lineage: the linear baseline fits the train split
+    evaluation = evaluate_model(stored, test, warmup=WARMUP, horizons=[1, 10, 50, "full"])
+    outside = {f"outside/{k}": v for k, v in evaluation.outside_training_range.items()}
+    return dict(evaluation.metrics) | outside
+
+
 def run_silverbox(method: str, seed: int, iters: int) -> dict:
     """Train on the Silverbox estimation data; score the multisine test set from its first 50 outputs."""
     from learnsim.data.dataset import Dataset
@@ -171,6 +203,8 @@ def worker(job: dict) -> None:
     start = time.perf_counter()
     if job["system"] == "silverbox":
         metrics = run_silverbox(job["method"], job["seed"], job["iters"])
+    elif job["system"] in RECORDINGS:
+        metrics = run_recording(job["system"], job["method"], job["seed"], job["iters"], job.get("test_scale"))
     else:
         metrics = run_example(
             job["system"],

@@ -108,7 +108,10 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
     features = example_features("oscillator")
     old = train(
         RunConfig(
-            dataset="d", model_name="old", model=MLPConfig(**features, sequence_length=16), training=training
+            dataset="d",
+            model_name="old",
+            model=MLPConfig(**features, sequence_length=16, hidden_size=128),
+            training=training,
         ),
         tmp_path / "old",
         monitor=False,
@@ -120,3 +123,16 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
         monitor=False,
     )
     assert new.model.config.sequence_length == 16  # the recipe's 8 would not fit the 16-row weights
+    assert new.model.config.hidden_size == 128  # nor the small-data width its 240 rows would get
+
+
+def test_the_width_is_small_for_small_data_unless_given():
+    from learnsim.train.recipe import SMALL_DATA_ROWS, SMALL_WIDTH, resolve_width
+
+    features = example_features("oscillator")
+    assert (SMALL_DATA_ROWS, SMALL_WIDTH) == (10_000, 32)
+    assert resolve_width(MLPConfig(**features), SMALL_DATA_ROWS - 1).hidden_size == 32
+    assert resolve_width(MLPConfig(**features), SMALL_DATA_ROWS).hidden_size == 128
+    assert resolve_width(MLPConfig(**features, hidden_size=128), 500).hidden_size == 128  # given: kept
+    resolved = resolve_width(MLPConfig(**features), 500)
+    assert resolve_width(MLPConfig.model_validate(resolved.model_dump()), 50_000).hidden_size == 32  # idempotent

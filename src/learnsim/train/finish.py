@@ -18,7 +18,7 @@ from learnsim.models.files import read_model
 from learnsim.store.models import save_model
 from learnsim.track import background
 from learnsim.track.console import metrics_table, show
-from learnsim.train import checkpoint
+from learnsim.train import candidates, checkpoint
 from learnsim.train.run import Run
 
 
@@ -44,6 +44,10 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         return _finish_pruned(run)
     best = checkpoint.best_checkpoints(run.checkpoint_dir, 1)
     best_path, best_meta = best[0] if best else checkpoint.checkpoints(run.checkpoint_dir)[-1]
+    records = run.hub.file.read()
+    linear = candidates.linear_candidate(run_dir)
+    if linear is not None and candidates.replaces(linear[1], best_meta, _validation_at(records, best_meta)):
+        best_path, best_meta = linear  # no checkpoint free-runs the validation data better than the linear fit
     model = read_model(best_path, run.device)
     test = {}
     if len(run.data.starts["test"]):
@@ -57,9 +61,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
             tc.selection_horizons,
             run.baselines,
         )
-    records = run.hub.file.read()
-    at_best = (r for r in records if r["step"] == best_meta["step"] and any(k.startswith("val/") for k in r))
-    best_val = next(at_best, {})
+    best_val = _validation_at(records, best_meta)
     lineage = {
         "dataset": run.dataset_name,
         "dataset_version": run.dataset_version,
@@ -74,6 +76,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "dataset": json.loads((run_dir / "dataset.json").read_text()),
         "best_step": best_meta["step"],
         "best_checkpoint": best_path.name,
+        "best_candidate": best_meta.get("candidate"),  # 'linear': the linear fit won the selection
         "selection": {"metric": best_meta["metric_name"], "value": best_meta["metric"]},
         "stopped_early": state.stopped_early,
         "steps": state.step,
@@ -103,6 +106,12 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         show(f"run directory: {run_dir}\nmodel: {name}@{stored['version']} (load_model('{name}'))")
     metrics = {**report["validation"], **test}
     return TrainResult(model, metrics, run_dir, run.config.model_name, stored["version"], report)
+
+
+def _validation_at(records: list[dict], meta: dict) -> dict:
+    """The validation record logged at the step of a checkpoint (``meta``), or {}."""
+    at = (r for r in records if r["step"] == meta["step"] and any(k.startswith("val/") for k in r))
+    return next(at, {})
 
 
 def _plots(hub, run_dir: Path, inputs) -> None:

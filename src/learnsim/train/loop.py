@@ -19,7 +19,7 @@ from learnsim.evaluate.metrics import split_metrics
 from learnsim.store.versions import learnsim_home
 from learnsim.track.console import TrainingProgress, metrics_table
 from learnsim.track.hub import Logger
-from learnsim.train import checkpoint, distributed
+from learnsim.train import candidates, checkpoint, distributed
 from learnsim.train.config import RunConfig, TrainingConfig, dump_run_config, load_run_config
 from learnsim.train.finish import TrainResult, finish
 from learnsim.train.run import EvalFn, Run, StopFn, build_run, restore_checkpoint, training_state
@@ -219,6 +219,8 @@ def run_loop(run: Run, monitor: bool) -> Run:
     tc, state = run.config.training, run.state
     progress = TrainingProgress(tc.training_iters, state.step, monitor)
     progress.print(describe(run))
+    if state.step == 0 and candidates.applies(run):  # the linear fit, scored before any step
+        candidates.write_linear_candidate(run, lambda model: validate_model(run, model, custom=False))
     run.model.train()
     tick, compiled = time.perf_counter(), set()
     while state.step < tc.training_iters and not state.stopped_early:
@@ -324,14 +326,14 @@ def training_step(run: Run, horizon: int) -> torch.Tensor:
     return loss
 
 
-def validate_model(run: Run) -> dict:
-    """Validation metrics of ``run.eval_model`` (and the user's eval_fn), logged; returns them all."""
+def validate_model(run: Run, model: torch.nn.Module | None = None, custom: bool = True) -> dict:
+    """Validation metrics of ``model`` (default ``run.eval_model``) and the user's eval_fn (``custom``),
+    logged at the current step; returns them all."""
     tc, step = run.config.training, run.state.step
-    metrics = split_metrics(
-        run.eval_model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon
-    )
+    model = run.eval_model if model is None else model
+    metrics = split_metrics(model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon)
     run.hub.log("val", metrics, step)
-    if run.eval_fn is not None:
+    if custom and run.eval_fn is not None:
         custom = {f"custom/{k}": float(v) for k, v in run.eval_fn(run.eval_model, step).items()}
         run.hub.log("custom", custom, step)
         metrics = {**metrics, **custom}

@@ -90,6 +90,7 @@ class Run:
     state: LoopState = field(default_factory=LoopState)
     compile_seconds: float = 0.0  # first step of each compiled horizon, beyond its later steps' time
     compiled: bool = False  # the step is torch.compile'd (compile: true, or cuda_graphs on CUDA)
+    warm_started: bool = False  # initialised from a stored model (no linear candidate: train.candidates)
 
     @property
     def dataset_name(self) -> str:
@@ -131,7 +132,7 @@ def build_run(
     seed_everything(config.training.seed)
     source = load_model(warm_start) if warm_start else None  # a warm start keeps its model's window
     # the split and the windows need the window; it depends on the schema (or the warm start) alone
-    config = resolve_window(config, source.config.sequence_length if source is not None else None)
+    config = resolve_window(config, source.config if source is not None else None)
     run_data = split_run_data(config, load_run_datasets(config), device)
     config = resolve(
         config, run_data
@@ -176,6 +177,7 @@ def build_run(
         shard=shard,
         baselines=baselines,
         eval_fn=eval_fn,
+        warm_started=source is not None,
     )
     objective = distributed.wrap(shard, StepObjective(run), device)
     # compiled around DDP, as torch recommends: DDP's bucketing then splits the graph at the all-reduces

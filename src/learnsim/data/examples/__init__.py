@@ -1,7 +1,8 @@
 """Built-in example systems, generated offline in numpy, so the quickstart, tests and benchmarks need no
 download. Each system is one module with ``DEFAULTS`` (episodes, steps, dt), ``generate(rng, episodes,
-steps, dt) -> columns`` and ``features()`` (its Onyx-style schema: accelerations predicted, velocities and
-positions integrated).
+steps, dt) -> columns`` and ``features()`` (its Onyx-style schema). The mechanical systems record positions
+and velocities (accelerations predicted, velocities and positions integrated); ``tanks`` and ``axis`` are
+single recordings of one measured output, fed back through a ``delta`` relation (NARX style).
 
 The registry below names them with a one-line description; a module is imported when its data is made, so
 listing the systems (``learnsim data example --help``) costs nothing.
@@ -19,6 +20,8 @@ SYSTEMS = {
     "arm": "planar 2-link arm under gravity with joint friction; 2 torques in, 2 angles (MIMO), closed loop too",
     "cartpole": "cart-pole with a free swinging pole; force in, cart position and pole angle, closed loop too",
     "friction": "block on a spring with Coulomb friction (stick-slip) hitting a stiff wall; force in",
+    "tanks": "two cascaded tanks with overflow, one short recording (1024 rows); pump voltage in, lower level out",
+    "axis": "positioning axis with friction under PD control, one 25 s recording at 1 kHz; force in, position out",
 }
 
 

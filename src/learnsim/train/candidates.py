@@ -1,0 +1,84 @@
+"""The least-squares linear model as a candidate of checkpoint selection.
+
+Before the first step, the network is set to the linear model fitted to the training windows (the linear
+skip takes the fit, the last hidden layer starts at zero: ``start_from_linear``), validated like any
+checkpoint and written to ``candidates/linear/`` in the run directory. The run then trains from its own
+initialisation as usual; at the end the stored model is the best of the checkpoints *and* this candidate by
+the selection metric, where the candidate must also free-run the whole validation data better: the
+selection metric's geometric mean rewards the linear fit's one-step accuracy, and on a small data set it
+can win by that alone while its long free runs are worse (measured on the 8-episode arm). So a network that never free-runs better than the linear model on the validation data
+(a small data set it overfits, a system that is nearly linear at its excitation) is not stored in its
+place: the model falls back to its linear part, which is what it degrades to anyway.
+
+Only for runs selected by free-run error (``multi_step``), with validation data, a network that can hold
+the linear model (an MLP with ``linear_skip``, the recipe's family) and no warm start (its weights are the
+starting point the user chose). Written once: a resumed run finds it in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from learnsim.durable import publish_directory, read_json, staging_directory
+from learnsim.models.files import write_model
+
+NAME = "linear"
+FULL = "val/nrmse@full"  # the whole validation free run
+
+
+def candidate_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "candidates" / NAME
+
+
+def applies(run) -> bool:
+    tc = run.config.training
+    return (
+        run.shard.is_main
+        and not run.warm_started
+        and tc.checkpoint_type == "multi_step"
+        and "linear" in run.baselines
+        and len(run.data.starts["val"]) > 0
+        and getattr(run.model.network, "skip", None) is not None
+    )
+
+
+def write_linear_candidate(run, validate) -> float | None:
+    """Validate the linear fit as the network's weights (``validate(model) -> metrics``) and write it as a
+    candidate with its selection metric; returns the metric (None when nothing was written)."""
+    directory = candidate_dir(run.run_dir)
+    if directory.is_dir():  # a resumed run: written when it started
+        return read_json(directory / "meta.json", "linear candidate metadata")["metric"]
+    linear = run.baselines["linear"].network.layer
+    model = copy.deepcopy(run.eval_model)
+    if not model.network.start_from_linear(linear.weight.to(run.device), linear.bias.to(run.device)):
+        return None
+    model.eval()
+    metrics = validate(model)
+    metric, full = float(metrics[run.selection]), metrics.get(FULL)
+    with staging_directory(directory.parent) as tmp:
+        write_model(model, tmp)
+        meta = {"step": 0, "metric": metric, "metric_name": run.selection, "candidate": NAME, FULL: full}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        publish_directory(tmp, directory, replace=True)
+    return metric
+
+
+def linear_candidate(run_dir: Path) -> tuple[Path, dict] | None:
+    """(path, meta) of the run's linear candidate, or None."""
+    directory = candidate_dir(run_dir)
+    if not (directory / "meta.json").is_file():
+        return None
+    return directory, read_json(directory / "meta.json", "linear candidate metadata")
+
+
+def replaces(candidate: dict, best_meta: dict, best_validation: dict) -> bool:
+    """Whether the candidate (its meta) beats the best checkpoint (its meta and validation metrics): a lower
+    selection metric and a lower whole-validation free-run error (when both runs report one)."""
+    if best_meta.get("metric") is None:
+        return True
+    if candidate["metric"] >= best_meta["metric"]:
+        return False
+    full, best_full = candidate.get(FULL), best_validation.get(FULL)
+    return full is None or best_full is None or full < best_full
