@@ -81,7 +81,7 @@ def test_mlflow_is_the_default_and_records_params_metrics_artifacts_and_resume(t
     assert run.data.tags["learnsim.dataset"] == "osc"
     history = client.get_metric_history(run_id, "train/loss")
     assert sorted({m.step for m in history}) == [10, 20, 30, 40, 50, 60]
-    assert {m.step for m in client.get_metric_history(run_id, "val/rollout_rmse/position")} == {20, 40, 60}
+    assert {m.step for m in client.get_metric_history(run_id, "val/rollout_rmse/position")} == {0, 20, 40, 60}  # 0: the linear candidate
     assert "test/rollout_rmse/position" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
