@@ -3,16 +3,16 @@
 Before the first step, the network is set to the linear model fitted to the training windows (the linear
 skip takes the fit, the last hidden layer starts at zero: ``start_from_linear``), validated like any
 checkpoint and written to ``candidates/linear/`` in the run directory. The run then trains from its own
-initialisation as usual; at the end the stored model is the best of the checkpoints *and* this candidate by
-the selection metric, where the candidate must also free-run the whole validation data better: the
-selection metric's geometric mean rewards the linear fit's one-step accuracy, and on a small data set it
-can win by that alone while its long free runs are worse (measured on the 8-episode arm). So a network that never free-runs better than the linear model on the validation data
-(a small data set it overfits, a system that is nearly linear at its excitation) is not stored in its
-place: the model falls back to its linear part, which is what it degrades to anyway.
+initialisation as usual. At the end the candidate replaces the best checkpoint when it is better by the
+selection metric *and* over the whole validation free run: the selection metric's geometric mean rewards
+the linear fit's one-step accuracy, and on a small data set it can win by that alone while its long free
+runs are worse (measured on the 8-episode arm). So a network that never free-runs the validation data
+better than the linear model (a small data set it overfits, a system that is nearly linear at its
+excitation) is not stored in its place: the model falls back to its linear part.
 
 Only for runs selected by free-run error (``multi_step``), with validation data, a network that can hold
 the linear model (an MLP with ``linear_skip``, the recipe's family) and no warm start (its weights are the
-starting point the user chose). Written once: a resumed run finds it in place.
+starting point the user chose). Written before the first checkpoint, so a resumed run finds it in place.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def candidate_dir(run_dir: Path) -> Path:
 
 
 def applies(run) -> bool:
+    """Whether ``run`` gets a linear candidate (see the module docstring); rank 0 alone writes it."""
     tc = run.config.training
     return (
         run.shard.is_main
@@ -44,25 +45,25 @@ def applies(run) -> bool:
     )
 
 
-def write_linear_candidate(run, validate) -> float | None:
-    """Validate the linear fit as the network's weights (``validate(model) -> metrics``) and write it as a
-    candidate with its selection metric; returns the metric (None when nothing was written)."""
-    directory = candidate_dir(run.run_dir)
-    if directory.is_dir():  # a resumed run: written when it started
-        return read_json(directory / "meta.json", "linear candidate metadata")["metric"]
+def write_linear_candidate(run, validate) -> None:
+    """Validate the linear fit as the network's weights (``validate(model) -> metrics``) and write it as the
+    run's candidate with its selection metric and whole-validation error."""
     linear = run.baselines["linear"].network.layer
     model = copy.deepcopy(run.eval_model)
-    if not model.network.start_from_linear(linear.weight.to(run.device), linear.bias.to(run.device)):
-        return None
+    model.network.start_from_linear(linear.weight.to(run.device), linear.bias.to(run.device))
     model.eval()
     metrics = validate(model)
-    metric, full = float(metrics[run.selection]), metrics.get(FULL)
-    with staging_directory(directory.parent) as tmp:
+    meta = {
+        "step": 0,  # the fields of a checkpoint's meta.json, so finishing treats both alike
+        "metric": float(metrics[run.selection]),
+        "metric_name": run.selection,
+        "candidate": NAME,
+        FULL: metrics.get(FULL),
+    }
+    with staging_directory(candidate_dir(run.run_dir).parent) as tmp:
         write_model(model, tmp)
-        meta = {"step": 0, "metric": metric, "metric_name": run.selection, "candidate": NAME, FULL: full}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        publish_directory(tmp, directory, replace=True)
-    return metric
+        publish_directory(tmp, candidate_dir(run.run_dir), replace=True)
 
 
 def linear_candidate(run_dir: Path) -> tuple[Path, dict] | None:

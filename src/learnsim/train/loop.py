@@ -220,7 +220,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
     progress = TrainingProgress(tc.training_iters, state.step, monitor)
     progress.print(describe(run))
     if state.step == 0 and candidates.applies(run):  # the linear fit, scored before any step
-        candidates.write_linear_candidate(run, lambda model: validate_model(run, model, custom=False))
+        candidates.write_linear_candidate(run, lambda model: validate_model(run, model, user_check=False))
     run.model.train()
     tick, compiled = time.perf_counter(), set()
     while state.step < tc.training_iters and not state.stopped_early:
@@ -326,14 +326,14 @@ def training_step(run: Run, horizon: int) -> torch.Tensor:
     return loss
 
 
-def validate_model(run: Run, model: torch.nn.Module | None = None, custom: bool = True) -> dict:
-    """Validation metrics of ``model`` (default ``run.eval_model``) and the user's eval_fn (``custom``),
+def validate_model(run: Run, model: torch.nn.Module | None = None, user_check: bool = True) -> dict:
+    """Validation metrics of ``model`` (default ``run.eval_model``) and the user's eval_fn (``user_check``),
     logged at the current step; returns them all."""
     tc, step = run.config.training, run.state.step
     model = run.eval_model if model is None else model
     metrics = split_metrics(model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon)
     run.hub.log("val", metrics, step)
-    if custom and run.eval_fn is not None:
+    if user_check and run.eval_fn is not None:
         custom = {f"custom/{k}": float(v) for k, v in run.eval_fn(run.eval_model, step).items()}
         run.hub.log("custom", custom, step)
         metrics = {**metrics, **custom}

@@ -122,9 +122,8 @@ SMALL_DATA_ROWS, SMALL_WIDTH = 10_000, 32
 def resolve_width(model_config, train_rows: int):
     """``model_config`` with the MLP's ``hidden_size`` chosen from the training rows when the config leaves
     it open (see SMALL_DATA_ROWS); a width the config gives, or any other family, is kept."""
-    if "hidden_size" in model_config.model_fields_set or getattr(model_config, "type", None) != "mlp":
-        return model_config
-    if train_rows >= SMALL_DATA_ROWS:
+    given = "hidden_size" in model_config.model_fields_set
+    if given or getattr(model_config, "type", None) != "mlp" or train_rows >= SMALL_DATA_ROWS:
         return model_config
     return model_config.model_copy(update={"hidden_size": SMALL_WIDTH})
 
