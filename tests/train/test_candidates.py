@@ -85,3 +85,14 @@ def test_the_candidate_must_also_free_run_the_whole_validation_data_better():
     assert not replaces(candidate, {"metric": 0.10}, {"val/nrmse@full": 1.4})
     assert not replaces(candidate, {"metric": 0.04}, {"val/nrmse@full": 9.0})
     assert replaces(candidate, {"metric": None}, {})  # no checkpoint was scored
+
+
+def test_a_damaged_candidate_is_a_named_error_with_the_way_out(tmp_path, oscillator):
+    from learnsim.errors import FileCorruptError
+
+    run_dir = tmp_path / "run"
+    train(_config(4, save_every=2), run_dir, monitor=False)
+    (run_dir / "report.json").unlink()
+    (run_dir / "candidates" / "linear" / "meta.json").write_text("{bad")
+    with pytest.raises(FileCorruptError, match=r"candidates/linear/meta.json.*delete .*candidates/linear"):
+        resume(run_dir, monitor=False)

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 from learnsim.durable import publish_directory, read_json, staging_directory
+from learnsim.errors import FileCorruptError
 from learnsim.models.files import write_model
 
 NAME = "linear"
@@ -71,7 +72,10 @@ def linear_candidate(run_dir: Path) -> tuple[Path, dict] | None:
     directory = candidate_dir(run_dir)
     if not (directory / "meta.json").is_file():
         return None
-    return directory, read_json(directory / "meta.json", "linear candidate metadata")
+    try:
+        return directory, read_json(directory / "meta.json", "linear candidate metadata")
+    except FileCorruptError as error:
+        raise FileCorruptError(f"{error}; delete {directory} to finish without the linear candidate") from None
 
 
 def replaces(candidate: dict, best_meta: dict, best_validation: dict) -> bool:
