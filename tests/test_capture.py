@@ -75,6 +75,37 @@ def test_a_capture_is_reused_and_follows_weights_updated_in_place():
     torch.testing.assert_close(second, expected, rtol=1e-6, atol=1e-6)
 
 
+def test_on_cpu_the_whole_free_run_is_one_scripted_call_with_the_per_step_numbers():
+    model = build("mlp", "delta_equal_derived")  # derived outputs too
+    args = inputs(model)
+    with torch.no_grad():
+        whole = rollout(model, *args)
+        runner = next(iter(capture._cache[model].values()))
+        assert isinstance(runner, capture.ScriptedStep) and runner.loop is not None
+        calls = []
+        loop, runner.loop = runner.loop, lambda *a: calls.append(1) or loop(*a)
+        rollout(model, *args)
+        assert calls == [1]  # one call for all HORIZON steps
+        runner.loop = None  # what a torch whose scripting fails gets: the traced step, called per step
+        per_step = rollout(model, *args)
+    torch.testing.assert_close(whole, per_step, rtol=0, atol=0)
+
+
+def test_when_scripting_the_loop_fails_the_traced_step_runs_per_step_without_a_notice(monkeypatch):
+    model = build("mlp", "derivative")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no scripting here")
+
+    monkeypatch.setattr(torch.jit, "script", broken)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the step is still captured: nothing to tell the user
+        eager, captured = eager_and_captured(model, inputs(model))
+    runner = next(iter(capture._cache[model].values()))
+    assert isinstance(runner, capture.ScriptedStep) and runner.loop is None
+    torch.testing.assert_close(captured, eager, rtol=1e-6, atol=1e-6)
+
+
 def test_no_capture_with_gradients_in_training_mode_for_short_runs_or_when_turned_off():
     model = build("mlp", "derivative")
     window, series, _, derived = inputs(model)

@@ -3,7 +3,14 @@ CUDA graph, instead of op by op from Python.
 
 A free run of the small models this field uses is bound by per-step overhead (Python, module calls, the
 dispatcher, kernel launches), not by arithmetic: at batch 1 the MLP's kernels are a fraction of the step.
-A traced step costs one graph call; a CUDA graph replays all of its kernels with one launch.
+A traced step costs one graph call; a CUDA graph replays all of its kernels with one launch. On CPU the whole
+free run is one TorchScript call too (``ScriptedStep.loop``: the loop over steps runs in C++, without
+Python between steps).
+
+Not done, measured: splitting a large batch into chunks run side by side with ``torch.jit.fork`` made the
+free run itself faster (batch 1024 on 2 cores: 4.6M vs 3.8M steps*B/s) but gave the inter-op threads OpenMP
+teams of their own, and every later multi-threaded op in the process ran 2.4x slower (more OpenMP threads than
+cores: libgomp stops spinning and sleeps between ops).
 
 Both are specific to the input shapes and to the model's tensors, so they are cached per model under a key of
 shapes, dtype, device and the storage of every parameter and buffer (weights updated in place, as an
@@ -26,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 # A capture (trace and check) costs about as much as 300 eager steps of the example MLP; shorter free runs
 # only use a capture that is already cached.
@@ -104,12 +112,53 @@ def _capture(
             runner = CudaGraphStep(runner, args)
         except Exception as error:  # noqa: BLE001 - capture can fail on ops a graph cannot hold
             return None, f"CUDA graph capture failed ({type(error).__name__})"
+    elif not compile:
+        runner = ScriptedStep(runner)
     expected, got = body(*args), runner(*args)
     for e, g in zip(expected, got, strict=True):
         scale = float(e.abs().max()) if e.numel() else 0.0
         if e.shape != g.shape or (e.numel() and float((e - g).abs().max()) > TOLERANCE * max(scale, 1.0)):
             return None, "the captured step disagreed with the eager step"
     return runner, None
+
+
+class ScriptedStep:
+    """A traced step, callable per step, whose whole free run can also run as one TorchScript call
+    (``loop``). Where scripting the loop fails, ``loop`` is None and the caller loops in Python."""
+
+    def __init__(self, traced):
+        self.traced = traced
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.loop = torch.jit.script(_FreeRun(traced))
+        except Exception:  # noqa: BLE001 - the per-step loop is always correct, only slower
+            self.loop = None
+
+    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.traced(*args)
+
+
+class _FreeRun(nn.Module):
+    """The free-run loop of a window step. external: (B, H, n_in + n_der), row k feeding step k. Returns the
+    new rows (B, H, n_in), direct outputs (B, H, n_direct) and derived outputs (B, H, n_der)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def forward(
+        self, codes: torch.Tensor, last: torch.Tensor, derived: torch.Tensor, external: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows: list[torch.Tensor] = []
+        direct: list[torch.Tensor] = []
+        derived_rows: list[torch.Tensor] = []
+        for term in external.unbind(1):
+            codes, last, derived, y = self.step(codes, last, derived, term)
+            rows.append(last)
+            direct.append(y)
+            derived_rows.append(derived)
+        return torch.stack(rows, 1), torch.stack(direct, 1), torch.stack(derived_rows, 1)
 
 
 class CudaGraphStep:

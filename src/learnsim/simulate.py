@@ -174,9 +174,8 @@ def rollout(
         raise SimulationInputError(f"horizon must be >= 1, got {horizon}")
     step = model.step
     L, n_der = window.shape[1], step.n_derived
-    # Contribution of the new external values to every new row, for all steps at once: (B, T, n_in + n_der),
-    # unbound into per-step (B, n_in + n_der) tensors because list indexing is cheaper than tensor slicing.
-    external_term = (external_series[:, : L + horizon] @ step.external).unbind(1)
+    # Contribution of the new external values to every new row, for all steps at once: (B, T, n_in + n_der).
+    external_term = external_series[:, : L + horizon] @ step.external
     if derived_init is None or not n_der:
         derived_init = window.new_zeros(window.shape[0], n_der)
     with _threads_for(window.shape[0], window.device):
@@ -186,11 +185,9 @@ def rollout(
             trajectory = _window_rollout(
                 model, window, external_term, horizon, derived_init, detach_every, compile
             )
-    rows, direct_outputs, derived_outputs = trajectory
-    inputs = torch.stack(rows, dim=1)
-    outputs = torch.stack(direct_outputs, dim=1)
+    inputs, outputs, derived_outputs = trajectory
     if n_der:
-        outputs = torch.cat([outputs, torch.stack(derived_outputs, 1)], dim=2)[..., step.output_order]
+        outputs = torch.cat([outputs, derived_outputs], dim=2)[..., step.output_order]
     return inputs, outputs
 
 
@@ -213,26 +210,37 @@ def _threads_for(batch: int, device: torch.device):
 
 
 def _window_rollout(model, window, external_term, horizon, derived, detach_every, compile):
-    """Rows (every (B, n_in) input row), direct outputs and derived outputs of a window model's free run."""
+    """A window model's free run: every input row (B, L + H, n_in), the direct outputs (B, H, n_direct) and the
+    derived outputs (B, H, n_der)."""
     L = window.shape[1]
     body = WindowStep(model)
     # (B, L, F), (B, n_in); contiguous like the step's own outputs, so a compiled step sees one layout
     codes, last, derived = model.encode_window(window), window[:, -1].contiguous(), derived.contiguous()
-    run = capture.step_runner(model, body, (codes, last, derived, external_term[L]), horizon, compile)
+    run = capture.step_runner(model, body, (codes, last, derived, external_term[:, L]), horizon, compile)
+    loop = getattr(run, "loop", None)  # the whole free run as one TorchScript call (CPU captures)
+    if loop is not None:  # captured runs have no gradients, so no truncation either
+        new_rows, direct, derived_rows = loop(codes, last, derived, external_term[:, L:])
+        return torch.cat([window, new_rows], dim=1), direct, derived_rows
+    terms = external_term.unbind(1)  # list indexing per step is cheaper than tensor slicing
     rows, direct_outputs, derived_outputs = list(window.unbind(1)), [], []
     for k in range(horizon):
-        codes, last, derived, y = run(codes, last, derived, external_term[L + k])
+        codes, last, derived, y = run(codes, last, derived, terms[L + k])
         rows.append(last)
         direct_outputs.append(y)
         derived_outputs.append(derived)
         if detach_every and (k + 1) % detach_every == 0:  # the loss keeps its gradient through `rows`
             codes, last, derived = codes.detach(), last.detach(), derived.detach()
-    return rows, direct_outputs, derived_outputs
+    return _stacked(rows, direct_outputs, derived_outputs)
+
+
+def _stacked(rows, direct_outputs, derived_outputs):
+    return torch.stack(rows, 1), torch.stack(direct_outputs, 1), torch.stack(derived_outputs, 1)
 
 
 def _latent_rollout(model, window, external_term, horizon, derived, detach_every):
     """The same for a state-space model, which carries a latent state instead of reading a window."""
     L = window.shape[1]
+    external_term = external_term.unbind(1)
     rows = list(window.unbind(1))
     last = rows[-1]
     latent = model.initial_state(window)  # (B, state_size)
@@ -248,7 +256,7 @@ def _latent_rollout(model, window, external_term, horizon, derived, detach_every
             last, derived = last.detach(), derived.detach()
         if k + 1 < horizon:
             latent = model.advance(latent.detach() if cut else latent, last)
-    return rows, direct_outputs, derived_outputs
+    return _stacked(rows, direct_outputs, derived_outputs)
 
 
 @dataclass

@@ -165,7 +165,8 @@ def test_compiled_step_trains_like_eager_and_reports_compile_time(oscillator, tm
         for flag, r in runs.items()
     }  # fmt: skip
     assert len(losses[True]) == 4 and losses[True] == pytest.approx(losses[False], rel=1e-4)
-    assert runs[True].report["compile_seconds"] > 0.5 and runs[False].report["compile_seconds"] is None
+    # inductor's on-disk cache makes a repeated compile quick (0.5 s here on a second run of the suite)
+    assert runs[True].report["compile_seconds"] > 0.05 and runs[False].report["compile_seconds"] is None
     # the compiling step is kept out of the training time: counted in, the timed training would last at
     # least compile_seconds (not a speed comparison, so a busy machine cannot fail it)
     sample_steps = 20 * 128  # one-step engine: 20 steps of 128 samples
