@@ -211,15 +211,15 @@ def _threads_for(batch: int, device: torch.device):
 
 def _window_rollout(model, window, external_term, horizon, derived, detach_every, compile):
     """A window model's free run: every input row (B, L + H, n_in), the direct outputs (B, H, n_direct) and the
-    derived outputs (B, H, n_der)."""
+    derived outputs (B, H, n_der), or None when the schema has none on the per-step path."""
     L = window.shape[1]
     body = WindowStep(model)
     # (B, L, F), (B, n_in); contiguous like the step's own outputs, so a compiled step sees one layout
     codes, last, derived = model.encode_window(window), window[:, -1].contiguous(), derived.contiguous()
     run = capture.step_runner(model, body, (codes, last, derived, external_term[:, L]), horizon, compile)
-    loop = getattr(run, "loop", None)  # the whole free run as one TorchScript call (CPU captures)
-    if loop is not None:  # captured runs have no gradients, so no truncation either
-        new_rows, direct, derived_rows = loop(codes, last, derived, external_term[:, L:])
+    if isinstance(run, capture.ScriptedStep) and run.loop is not None:
+        # the whole free run as one TorchScript call; captured runs have no gradients, so no truncation either
+        new_rows, direct, derived_rows = run.loop(codes, last, derived, external_term[:, L:])
         return torch.cat([window, new_rows], dim=1), direct, derived_rows
     terms = external_term.unbind(1)  # list indexing per step is cheaper than tensor slicing
     rows, direct_outputs, derived_outputs = list(window.unbind(1)), [], []
@@ -234,7 +234,9 @@ def _window_rollout(model, window, external_term, horizon, derived, detach_every
 
 
 def _stacked(rows, direct_outputs, derived_outputs):
-    return torch.stack(rows, 1), torch.stack(direct_outputs, 1), torch.stack(derived_outputs, 1)
+    """The per-step lists as (B, T, .) tensors; derived outputs only when the schema has some (else None)."""
+    derived = torch.stack(derived_outputs, 1) if derived_outputs[0].shape[1] else None
+    return torch.stack(rows, 1), torch.stack(direct_outputs, 1), derived
 
 
 def _latent_rollout(model, window, external_term, horizon, derived, detach_every):
