@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import warnings
 from dataclasses import dataclass, field
 
@@ -197,16 +196,11 @@ def _threads_for(batch: int, device: torch.device):
     that one thread runs fastest, while a second OpenMP thread only spins between them. On 2 cores, validation
     inside training ran 3.8x faster this way (2.5 s -> 0.67 s for 20 evaluations); standalone, one thread
     wins up to batch 128 and loses from 256. Only on the main thread: the setting is process-wide."""
-    threads = torch.get_num_threads()
-    small = batch <= SMALL_BATCH and device.type == "cpu" and not torch.is_grad_enabled()
-    if not small or threads == 1 or threading.current_thread() is not threading.main_thread():
+    if batch <= SMALL_BATCH and device.type == "cpu" and not torch.is_grad_enabled():
+        with capture.one_thread():
+            yield
+    else:
         yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _window_rollout(model, window, external_term, horizon, derived, detach_every, compile):
@@ -218,8 +212,9 @@ def _window_rollout(model, window, external_term, horizon, derived, detach_every
     codes, last, derived = model.encode_window(window), window[:, -1].contiguous(), derived.contiguous()
     run = capture.step_runner(model, body, (codes, last, derived, external_term[:, L]), horizon, compile)
     if isinstance(run, capture.ScriptedStep) and run.loop is not None:
-        # the whole free run as one TorchScript call; captured runs have no gradients, so no truncation either
-        new_rows, direct, derived_rows = run.loop(codes, last, derived, external_term[:, L:])
+        # the whole free run as TorchScript calls (large CPU batches in chunks side by side); captured runs
+        # have no gradients, so no truncation either
+        new_rows, direct, derived_rows = run.free_run(codes, last, derived, external_term[:, L:])
         return torch.cat([window, new_rows], dim=1), direct, derived_rows
     terms = external_term.unbind(1)  # list indexing per step is cheaper than tensor slicing
     rows, direct_outputs, derived_outputs = list(window.unbind(1)), [], []
