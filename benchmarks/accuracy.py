@@ -40,6 +40,7 @@ HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
+    *("ema0.99", "ema0.999"),
 )
 
 
@@ -78,6 +79,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"optimizer": {"weight_decay": 0.1}}
     if method == "width32":  # the default with 32-wide hidden layers instead of 128
         return {"hidden_size": 32}, {}
+    if method.startswith("ema"):  # the default, evaluating and saving a moving average of the weights
+        return {}, {"rollout": {"ema_decay": float(method.removeprefix("ema"))}}
     if method.startswith("window"):  # the default with a shorter history window
         return {"sequence_length": int(method.removeprefix("window"))}, {}
     return {}, {}

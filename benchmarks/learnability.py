@@ -1,0 +1,107 @@
+"""How well a network can fit an example system's accelerations at all, apart from any training recipe: a
+supervised fit of each recorded acceleration at row k + 1 from the full state at row k (sin and cos of the
+angles, the velocities) and the external inputs of rows k and k + 1, with no rollout and no history window,
+scored on held-out episodes as RMSE / std of the target.
+
+``predictability.py`` says how accurate the accelerations must be for a free run to stay close over an
+episode; this says how accurate the data let an MLP make them. When the training error is far below the
+held-out error, the gap is coverage (the test episodes visit states the training episodes do not), which
+more data closes and regularisation does not.
+
+    python benchmarks/learnability.py [--system arm] [--episodes 64,256] [--steps 30000] [--width 128]
+        [--layers 2] [--weight-decay 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
+
+
+def design(system: str, episodes: int, seed: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X (N, F), Y (N, n_out), episode of each sample (N,)) for every pair of consecutive rows."""
+    from learnsim import example_dataset, example_features
+
+    features = example_features(system)
+    dataset = example_dataset(system, episodes=episodes, seed=seed)
+    column = {name: np.asarray(dataset.columns[name], dtype=np.float32) for name in dataset.feature_names}
+    episode = np.asarray(dataset.episode)
+    k = np.nonzero(episode[1:] == episode[:-1])[0]  # row k and k + 1 in the same episode
+    x = []
+    for f in features["inputs"]:
+        values = column[f.name]
+        if f.angle:
+            x += [np.sin(values[k]), np.cos(values[k])]
+        elif f.relation is None:  # an external input: the value held over the step and the next one
+            x += [values[k], values[k + 1]]
+        else:
+            x.append(values[k])
+    y = [column[o.dataset_feature or o.name][k + 1] for o in features["outputs"]]
+    return np.stack(x, 1), np.stack(y, 1), episode[k]
+
+
+def fit(x, y, held_out, width: int, layers: int, steps: int, weight_decay: float, seed: int = 0):
+    """(held-out, training) RMSE / std per output of an MLP (SiLU) trained with AdamW and one-cycle LR."""
+    torch.manual_seed(seed)
+    xt, yt = torch.tensor(x[~held_out]), torch.tensor(y[~held_out])
+    xv, yv = torch.tensor(x[held_out]), torch.tensor(y[held_out])
+    mx, sx, my, sy = xt.mean(0), xt.std(0).clamp_min(1e-6), yt.mean(0), yt.std(0)
+    blocks, w = [], xt.shape[1]
+    for _ in range(layers):
+        blocks += [torch.nn.Linear(w, width), torch.nn.SiLU()]
+        w = width
+    net = torch.nn.Sequential(*blocks, torch.nn.Linear(w, yt.shape[1]))
+    optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps, pct_start=0.05)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        batch = torch.randint(0, len(xt), (512,), generator=generator)
+        loss = ((net((xt[batch] - mx) / sx) - (yt[batch] - my) / sy) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    with torch.no_grad():
+
+        def error(x_, y_):
+            return (((net((x_ - mx) / sx) * sy + my - y_) ** 2).mean(0).sqrt() / y_.std(0)).numpy()
+
+        return error(xv, yv), error(xt, yt)
+
+
+def linear_error(x, y, held_out) -> np.ndarray:
+    """Held-out RMSE / std per output of the least-squares affine fit, for scale."""
+    ones = np.ones((len(x), 1), dtype=x.dtype)
+    a = np.concatenate([x, ones], 1)
+    coef, *_ = np.linalg.lstsq(a[~held_out], y[~held_out], rcond=None)
+    return np.sqrt(((a[held_out] @ coef - y[held_out]) ** 2).mean(0)) / y[held_out].std(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--system", default="arm")
+    parser.add_argument("--episodes", default="64,256")
+    parser.add_argument("--steps", type=int, default=30000)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"{args.system}: MLP {args.layers}x{args.width} SiLU, {args.steps} steps, weight decay {args.weight_decay}")
+    print(f"{'episodes':>9} {'held-out':>22} {'training':>22} {'linear held-out':>22} {'s':>5}")
+    for episodes in (int(e) for e in args.episodes.split(",")):
+        x, y, episode = design(args.system, episodes)
+        held_out = episode >= int(episodes * TRAIN_SHARE)
+        began = time.perf_counter()
+        test, train = fit(x, y, held_out, args.width, args.layers, args.steps, args.weight_decay)
+        cells = [" ".join(f"{v:.4f}" for v in values) for values in (test, train, linear_error(x, y, held_out))]
+        print(f"{episodes:>9} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} {time.perf_counter() - began:>5.0f}")
+
+
+if __name__ == "__main__":
+    main()
