@@ -40,7 +40,7 @@ HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
-    *("ema0.99", "ema0.999"),
+    "ema0.999",
 )
 
 

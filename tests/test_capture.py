@@ -181,10 +181,9 @@ class ThreadProbe(torch.nn.Module):
         return self.weight.expand(z.shape[0], -1)
 
 
-@pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs 2 intra-op threads to tell 1 from 2")
 def test_a_large_cpu_batch_runs_in_chunks_side_by_side_with_the_same_numbers(monkeypatch):
     model = build("mlp", "delta_equal_derived")
-    args = inputs(model, batch=capture.SPLIT_BATCH)
+    args = inputs(model, batch=2 * capture.MIN_CHUNK)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -196,7 +195,7 @@ def test_a_large_cpu_batch_runs_in_chunks_side_by_side_with_the_same_numbers(mon
             assert torch.equal(rollout(model, *args)[1], split[1])
             assert seen == [(2, 1)]  # two chunks, each on one intra-op thread
             assert torch.get_num_threads() == 2  # restored
-            monkeypatch.setattr(capture, "SPLIT_BATCH", 10**9)
+            monkeypatch.setattr(capture, "MIN_CHUNK", 10**9)
             whole = rollout(model, *args)
             assert len(seen) == 1  # one loop over the whole batch
     finally:
@@ -204,6 +203,7 @@ def test_a_large_cpu_batch_runs_in_chunks_side_by_side_with_the_same_numbers(mon
     torch.testing.assert_close(split, whole, rtol=0, atol=0)
 
 
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs 2 intra-op threads to tell 1 from 2")
 def test_small_no_grad_free_runs_use_one_thread_and_restore_the_setting():
     from helpers import onyx_config
 

@@ -43,10 +43,9 @@ from torch import nn
 MIN_STEPS = 64
 # Captures kept per model (one per batch size and dtype in use, typically one or two).
 CACHE_SIZE = 8
-# Smallest batch whose captured CPU free run is split into chunks run side by side, and the smallest chunk.
-# On 2 cores, 2 chunks gain 1.2x at batch 128 and 1.6-1.7x from 256; from 128 rows a chunk gives the same
-# rows bitwise as the whole batch (a 1-row chunk does not: other kernels).
-SPLIT_BATCH = 256
+# Fewest rows per chunk when a captured CPU free run is split into chunks run side by side (so batches of
+# 2 * MIN_CHUNK and more are split). On 2 cores, 2 chunks gain 1.2x at batch 128 and 1.6-1.7x from 256; from
+# 128 rows a chunk gives the same rows bitwise as the whole batch (a 1-row chunk does not: other kernels).
 MIN_CHUNK = 128
 # Largest relative difference allowed between the captured and the eager step's outputs. Both run the same
 # kernels on CPU (measured difference 0); on CUDA a graph replays the traced kernels, so the same holds.
@@ -161,17 +160,17 @@ class ScriptedStep:
 def split_chunks(batch: int, device: torch.device) -> int:
     """How many chunks a captured free run of ``batch`` rows is split into: one per intra-op thread (as many
     as the inter-op pool and the main thread can run at once), at least MIN_CHUNK rows each; 1 (no split)
-    on GPU, below SPLIT_BATCH, or off the main thread (the thread setting it needs is process-wide)."""
-    if device.type != "cpu" or batch < SPLIT_BATCH or threading.current_thread() is not threading.main_thread():
+    on GPU or off the main thread (the thread setting it needs is process-wide)."""
+    if device.type != "cpu" or not _on_main_thread():
         return 1
-    return max(min(torch.get_num_threads(), torch.get_num_interop_threads() + 1, batch // MIN_CHUNK), 1)
+    return min(torch.get_num_threads(), torch.get_num_interop_threads() + 1, max(batch // MIN_CHUNK, 1))
 
 
 @contextlib.contextmanager
 def one_thread():
     """One intra-op thread for the duration, on the main thread only (the setting is process-wide)."""
     threads = torch.get_num_threads()
-    if threads == 1 or threading.current_thread() is not threading.main_thread():
+    if threads == 1 or not _on_main_thread():
         yield
         return
     torch.set_num_threads(1)
@@ -179,6 +178,10 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 class _FreeRun(nn.Module):
