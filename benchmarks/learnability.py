@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
+# Example systems recorded as episodes with a derivative chain (the single recordings have no episodes to hold out)
+EPISODIC = ("arm", "cartpole", "friction", "oscillator", "pendulum")
 
 
 def design(system: str, episodes: int, seed: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,7 +86,7 @@ def linear_error(x, y, held_out) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--system", default="arm")
+    parser.add_argument("--system", default="arm", choices=EPISODIC)
     parser.add_argument("--episodes", default="64,256")
     parser.add_argument("--steps", type=int, default=30000)
     parser.add_argument("--width", type=int, default=128)
@@ -94,7 +96,13 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"{args.system}: MLP {args.layers}x{args.width} SiLU, {args.steps} steps, weight decay {args.weight_decay}")
     print(f"{'episodes':>9} {'held-out':>22} {'training':>22} {'linear held-out':>22} {'s':>5}")
-    for episodes in (int(e) for e in args.episodes.split(",")):
+    try:
+        counts = [int(e) for e in args.episodes.split(",")]
+    except ValueError:
+        parser.error(f"--episodes takes a comma-separated list of whole numbers, got {args.episodes!r}")
+    if min(counts) < 4:
+        parser.error("--episodes: at least 4 per data set (3 to train on, 1 to hold out)")
+    for episodes in counts:
         x, y, episode = design(args.system, episodes)
         held_out = episode >= int(episodes * TRAIN_SHARE)
         began = time.perf_counter()
