@@ -40,7 +40,7 @@ HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
-    "ema0.999",
+    *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
 )
 
 
@@ -77,6 +77,18 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"extrapolation": "linear"}, {"start_from_linear_fit": True}
     if method == "wd0.1":  # the default with 10x the weight decay
         return {}, {"optimizer": {"weight_decay": 0.1}}
+    if method == "balanced":  # the default with every rollout step's error counted by its log
+        return {}, {"rollout": {"weighting": "balanced"}}
+    if method == "relu":  # the default with ReLU hidden layers instead of SiLU
+        return {"activation": "relu"}, {}
+    if method == "relu-balanced":  # ... and balanced weighting
+        return {"activation": "relu"}, {"rollout": {"weighting": "balanced"}}
+    if method == "mixed":  # the default with half of each hidden layer SiLU, half ReLU
+        return {"activation": "silu_relu"}, {}
+    if method == "mixed-balanced":  # ... and balanced weighting
+        return {"activation": "silu_relu"}, {"rollout": {"weighting": "balanced"}}
+    if method == "onestep-arch":  # the default's network and selection, trained on the one-step loss only
+        return {}, {"rollout": None}
     if method == "width32":  # the default with 32-wide hidden layers instead of 128
         return {"hidden_size": 32}, {}
     if method.startswith("ema"):  # the default, evaluating and saving a moving average of the weights
@@ -244,7 +256,8 @@ def spread(values: list[float]) -> str:
 
 def table(records: list[dict]) -> str:
     """One row per system and method (nRMSE at each horizon, mean±half-range over seeds), and per system
-    the two baselines (deterministic: the same test set for every seed)."""
+    the two baselines, mean±half-range over the seeds too: each seed splits the episodes its own way, so
+    its test episodes, and the baselines' figures on them, differ (Silverbox's test set is fixed)."""
     lines = [
         f"{'system':<11} {'method':<12} {'seeds':>5} "
         + " ".join(f"{'@' + h:>16}" for h in HORIZONS)
@@ -269,14 +282,17 @@ def table(records: list[dict]) -> str:
                 + " ".join(f"{c:>16}" for c in cells)
                 + f" {minutes:>8.1f}{extra}"
             )
-        if runs:
-            for baseline in ("hold", "linear"):
-                values = [runs[0]["metrics"].get(f"{baseline}/nrmse@{h}") for h in HORIZONS]
-                if values[-1] is not None:
-                    lines.append(
-                        f"{system:<11} {baseline + ' (base)':<12} {'':>5} "
-                        + " ".join(f"{v:>16.4f}" for v in values)
-                    )
+        by_seed = {r["seed"]: r["metrics"] for r in runs}  # one split per seed, whatever the method
+        for baseline in ("hold", "linear"):
+            cells = []
+            for h in HORIZONS:
+                values = [m.get(f"{baseline}/nrmse@{h}") for m in by_seed.values()]
+                cells.append(spread(values) if values and None not in values else None)
+            if cells and cells[-1] is not None:
+                lines.append(
+                    f"{system:<11} {baseline + ' (base)':<12} {len(by_seed):>5} "
+                    + " ".join(f"{c:>16}" for c in cells)
+                )
     return "\n".join(lines)
 
 

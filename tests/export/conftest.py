@@ -34,6 +34,7 @@ SCHEMAS = {
 }
 FAMILIES = {
     "mlp": {"type": "mlp", "hidden_size": 16},
+    "mlp-silu_relu": {"type": "mlp", "hidden_size": 16, "activation": "silu_relu"},
     "gru": {"type": "rnn", "rnn_type": "GRU", "hidden_size": 8},
     "lstm": {"type": "rnn", "rnn_type": "LSTM", "hidden_size": 8},
     "rnn": {"type": "rnn", "rnn_type": "RNN", "hidden_size": 8},

@@ -121,3 +121,13 @@ def test_losses_and_outputs_wrap_angle_outputs_the_short_way_round():
     assert make_loss("l1", {}, model)(prediction, target).item() == pytest.approx(abs(short), rel=1e-5)
     model.output_scaler.set_statistics([0.0], [2.0])  # scale 2: normalised residual is the wrapped one / 2
     assert model.wrap_output_residual((prediction - target) / 2).item() == pytest.approx(short / 2, abs=1e-6)
+
+
+def test_silu_relu_applies_silu_to_the_first_half_and_relu_to_the_rest():
+    from learnsim.models.mlp import ACTIVATIONS
+
+    x = torch.linspace(-3, 3, 14).reshape(2, 7)  # odd width: the extra feature goes to the ReLU half
+    y = ACTIVATIONS["silu_relu"]()(x)
+    assert torch.equal(y[:, :3], torch.nn.functional.silu(x[:, :3]))
+    assert torch.equal(y[:, 3:], torch.relu(x[:, 3:]))
+    assert (y[:, 3:][x[:, 3:] < 0] == 0).all() and (y[:, :3][x[:, :3] < 0] < 0).all()

@@ -71,10 +71,10 @@ def test_the_window_is_short_for_derivative_chains_and_long_for_narx_unless_give
 
     from learnsim import save_dataset
     from learnsim.train import RunConfig, TrainingConfig, load_run_config, train
-    from learnsim.train.recipe import HISTORY_WINDOW, STATE_WINDOW, resolve_window
+    from learnsim.train.recipe import HISTORY_WINDOW, STATE_WINDOW, resolve_network
 
     def window(model: dict) -> int:
-        return resolve_window(
+        return resolve_network(
             RunConfig.model_validate({"dataset": "d", "model": model})
         ).model.sequence_length
 
@@ -86,6 +86,12 @@ def test_the_window_is_short_for_derivative_chains_and_long_for_narx_unless_give
     assert (STATE_WINDOW, HISTORY_WINDOW) == (8, 16)
     assert window(mechanical) == 8 and window(narx) == 16
     assert window(mechanical | {"sequence_length": 16}) == 16  # given: kept
+    resolved = resolve_network(RunConfig.model_validate({"dataset": "d", "model": mechanical})).model
+    assert resolved.activation == "silu_relu" and resolve_network(
+        RunConfig.model_validate({"dataset": "d", "model": narx})
+    ).model.activation == "silu"
+    given = RunConfig.model_validate({"dataset": "d", "model": mechanical | {"activation": "tanh"}})
+    assert resolve_network(given).model.activation == "tanh"
     assert window(mechanical | {"type": "rnn"}) == 16  # another family: its own default
     assert window({"outputs": [{"name": "y"}], "inputs": [{"name": "u"}]}) == 16  # no state
     # a run saves the window it trained with, and its resume keeps it
@@ -110,7 +116,7 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
         RunConfig(
             dataset="d",
             model_name="old",
-            model=MLPConfig(**features, sequence_length=16, hidden_size=128),
+            model=MLPConfig(**features, sequence_length=16, hidden_size=128, activation="tanh"),
             training=training,
         ),
         tmp_path / "old",
@@ -124,6 +130,7 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
     )
     assert new.model.config.sequence_length == 16  # the recipe's 8 would not fit the 16-row weights
     assert new.model.config.hidden_size == 128  # nor the small-data width its 240 rows would get
+    assert new.model.config.activation == "tanh"  # nor the recipe's silu_relu
 
 
 def test_the_width_is_small_for_small_data_unless_given():
@@ -136,3 +143,27 @@ def test_the_width_is_small_for_small_data_unless_given():
     assert resolve_width(MLPConfig(**features, hidden_size=128), 500).hidden_size == 128  # given: kept
     resolved = resolve_width(MLPConfig(**features), 500)
     assert resolve_width(MLPConfig.model_validate(resolved.model_dump()), 50_000).hidden_size == 32  # idempotent
+
+
+def test_the_rollout_weighting_is_balanced_for_derivative_chains_unless_given():
+    from learnsim.train import RunConfig
+    from learnsim.train.recipe import resolve_network, resolve_training
+
+    def weighting(model: dict, rollout: dict | None = None) -> str:
+        config = RunConfig.model_validate(
+            {"dataset": "d", "model": model, "training": {"rollout": rollout or {}}}
+        )
+        config = resolve_network(config)
+        resolved = resolve_training(config.training, config.model, 20_000)
+        again = resolve_training(resolved, config.model, 20_000)  # idempotent
+        assert again.rollout.weighting == resolved.rollout.weighting
+        return resolved.rollout.weighting
+
+    narx = {
+        "outputs": [{"name": "dy"}],
+        "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}, {"name": "u"}],
+    }
+    assert weighting(example_features("arm")) == "balanced"
+    assert weighting(narx) == "uniform"
+    assert weighting(example_features("arm"), {"weighting": "uniform"}) == "uniform"  # given: kept
+    assert weighting(example_features("arm"), {"max_horizon": 16}) == "balanced"  # other fields given

@@ -10,7 +10,24 @@ from torch import nn
 
 from learnsim.models.config import ModelConfigBase
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "silu": nn.SiLU}
+
+class SiLUReLU(nn.Module):
+    """SiLU on the first half of the features, ReLU on the rest: smooth units for smooth dynamics beside
+    units whose kinks fit friction and contact. (..., H) -> (..., H)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        half = x.shape[-1] // 2
+        return torch.cat([nn.functional.silu(x[..., :half]), nn.functional.relu(x[..., half:])], dim=-1)
+
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "silu": nn.SiLU,
+    "silu_relu": SiLUReLU,
+}
 
 
 class MLPConfig(ModelConfigBase):
@@ -22,7 +39,8 @@ class MLPConfig(ModelConfigBase):
     activation: Literal[tuple(ACTIVATIONS)] = Field(
         default="silu",
         description="Hidden activation (silu: it does not saturate, so free runs that leave the training range "
-        "keep the nonlinearity's shape).",
+        "keep the nonlinearity's shape; silu_relu: half of each layer silu, half relu, whose kinks fit friction "
+        "and contact). Left open, the recipe gives derivative-chain schemas silu_relu.",
     )
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout after each hidden activation.")
     bias: bool = Field(default=True, description="Use biases in linear layers.")

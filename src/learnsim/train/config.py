@@ -54,7 +54,8 @@ class RolloutConfig(_Strict):
         default="uniform",
         description="Loss over rollout steps: the mean of their errors (uniform), weighted by discount**k "
         "(exponential), or the mean of their logs (balanced: halving the error at any step counts the same, "
-        "so long horizons do not drown out short ones).",
+        "so long horizons do not drown out short ones). Left open, the recipe gives derivative-chain schemas "
+        "balanced.",
     )
     one_step_weight: float = Field(
         default=1.0,

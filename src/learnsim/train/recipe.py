@@ -73,37 +73,57 @@ def resolve_features(model_config, dataset, bounds) -> dict:
     return {"inputs": resolved, "outputs": list(model_config.outputs)}
 
 
-# History window of the default recipe. When every simulated state is integrated from its parent (a
-# `derivative` chain: positions and velocities both recorded, the network predicting accelerations), the
-# state and the current input determine the next step, so a short window is enough; the extra rows of a long
-# one give the network room to fit correlations of the recordings, and it simulates worse. Measured
-# (benchmarks/README.md, 3 seeds), 8 rows against 16: the arm and the cart-pole improve at every horizon
-# (full episode 0.60 vs 0.62, 0.27 vs 0.40), the pendulum and the oscillator over the full episode; friction
-# improves at 10 and 50 steps but loses its full episode (0.13 vs 0.09). 4 rows gain more on the cart-pole
-# and lose more on friction; 2 rows lose more. Other schemas (`delta` feedback of a measured output, NARX
-# style, as on Silverbox; no states) keep 16 rows of history to estimate what is not recorded.
+def derivative_chains(schema) -> bool:
+    """Whether every simulated state is integrated from its parent (a mechanical schema: positions and
+    velocities both recorded, the network predicting accelerations), so state and input set the next step."""
+    states = schema.states
+    return bool(states) and all(f.relation == "derivative" for f in states)
+
+
+# History window of the default recipe. For derivative chains (see derivative_chains) a short window is
+# enough; the extra rows of a long one give the network room to fit correlations of the recordings, and it
+# simulates worse. Measured (benchmarks/README.md, 3 seeds), 8 rows against 16: the arm and the cart-pole
+# improve at every horizon (full episode 0.60 vs 0.62, 0.27 vs 0.40), the pendulum and the oscillator over
+# the full episode; friction improves at 10 and 50 steps but loses its full episode (0.13 vs 0.09). 4 rows
+# gain more on the cart-pole and lose more on friction; 2 rows lose more. Other schemas (`delta` feedback of
+# a measured output, NARX style, as on Silverbox; no states) keep 16 rows of history to estimate what is not
+# recorded.
 STATE_WINDOW, HISTORY_WINDOW = 8, 16
+
+# Hidden activation of the recipe's MLP for derivative chains: half of each layer SiLU, half ReLU. Measured
+# (benchmarks/README.md, 3 seeds, with balanced rollout weighting, see resolve_training): SiLU alone fits
+# the smooth arm and cart-pole best but loses friction and contact to one-step training at every horizon;
+# ReLU alone wins friction (full episode 0.057 vs 0.136) and loses the arm (one step 0.0044 vs 0.0024);
+# the half-and-half layers keep most of both (friction 0.070, arm 0.61 vs 0.60; geometric mean over the 12
+# arm / cart-pole / friction cells 0.69 of the SiLU default). Other schemas keep SiLU (Silverbox's recipe).
+STATE_ACTIVATION = "silu_relu"
 
 
 def default_window(schema) -> int:
     """The history window the recipe gives a schema (see STATE_WINDOW)."""
-    states = schema.states
-    return STATE_WINDOW if states and all(f.relation == "derivative" for f in states) else HISTORY_WINDOW
+    return STATE_WINDOW if derivative_chains(schema) else HISTORY_WINDOW
 
 
-def resolve_window(config, warm_start=None):
-    """``config`` with the model's ``sequence_length`` chosen by the recipe when the config leaves it open
-    (an MLP, the default family, whose window is its whole view of the past): ``default_window``, or the
-    warm-start model's window and width when there is one (``warm_start``: its model config; its weights fit
-    only those). A window the config gives, or any other family's, is kept. Needs only the schema, so it
-    runs before the data is windowed."""
+def resolve_network(config, warm_start=None):
+    """``config`` with the MLP's ``sequence_length`` and ``activation`` chosen by the recipe when the config
+    leaves them open (an MLP, the default family, whose window is its whole view of the past):
+    ``default_window`` and STATE_ACTIVATION for derivative chains, or the warm-start model's window, width and
+    activation when there is one (``warm_start``: its model config; its weights fit only those). What the
+    config gives, or any other family, is kept. Needs only the schema, so it runs before the data is
+    windowed."""
     model = config.model
     if getattr(model, "type", None) != "mlp":
         return config
+    given = model.model_fields_set
     update = {}
-    if "sequence_length" not in model.model_fields_set:
+    if "sequence_length" not in given:
         update["sequence_length"] = warm_start.sequence_length if warm_start else default_window(model.schema)
-    if warm_start is not None and "hidden_size" not in model.model_fields_set:
+    if "activation" not in given:
+        if warm_start is not None:
+            update["activation"] = getattr(warm_start, "activation", model.activation)
+        elif derivative_chains(model.schema):
+            update["activation"] = STATE_ACTIVATION
+    if warm_start is not None and "hidden_size" not in given:
         update["hidden_size"] = getattr(warm_start, "hidden_size", model.hidden_size)
     if not update:
         return config
@@ -137,8 +157,17 @@ def training_budget(train_rows: int) -> int:
     return int(min(max(round(train_rows / 2000) * 1000, MIN_STEPS), MAX_STEPS))
 
 
+# Rollout weighting of the recipe for derivative chains: "balanced" (each rollout step's error, and the
+# one-step term, counted by its log, so halving it counts the same at any horizon). Measured with SiLU
+# (benchmarks/README.md, 3 seeds): the cart-pole improves at every horizon (full episode 0.24 vs 0.29), the
+# arm is unchanged (0.60), friction is mixed; with the half-and-half activation it is better than uniform
+# weighting at every horizon on all three systems. Other schemas keep the uniform mean (Silverbox's recipe).
+STATE_WEIGHTING = "balanced"
+
+
 def resolve_training(training, model_config, train_rows: int):
-    """The training config with its open fields set: budget, selection, evaluation cadence, schedule."""
+    """The training config with its open fields set: budget, selection, evaluation cadence, schedule, and
+    for derivative chains the rollout weighting (see STATE_WEIGHTING)."""
     has_states = bool(model_config.schema.states)
     iters = training.training_iters or training_budget(train_rows)
     every = training.eval_every or max(iters // 20, 1)
@@ -150,6 +179,9 @@ def resolve_training(training, model_config, train_rows: int):
     }
     if not has_states:  # nothing is fed back, so there is nothing to roll out
         updates["rollout"] = None
+    elif training.rollout is not None and "weighting" not in training.rollout.model_fields_set:
+        weighting = STATE_WEIGHTING if derivative_chains(model_config.schema) else training.rollout.weighting
+        updates["rollout"] = training.rollout.model_copy(update={"weighting": weighting})
     if hasattr(training.lr_scheduler, "resolved"):
         updates["lr_scheduler"] = training.lr_scheduler.resolved(iters)
     return training.model_copy(update=updates)

@@ -34,7 +34,7 @@ from learnsim.train.distributed import Shard
 from learnsim.train.losses import make_loss
 from learnsim.train.objective import StepObjective
 from learnsim.train.optim import build_optimizer, build_scheduler
-from learnsim.train.recipe import resolve, resolve_window
+from learnsim.train.recipe import resolve, resolve_network
 from learnsim.train.rollout import EMA, Curriculum, RolloutSampler
 
 EvalFn = Callable[[torch.nn.Module, int], dict]
@@ -132,7 +132,7 @@ def build_run(
     seed_everything(config.training.seed)
     source = load_model(warm_start) if warm_start else None  # a warm start keeps its model's window
     # the split and the windows need the window; it depends on the schema (or the warm start) alone
-    config = resolve_window(config, source.config if source is not None else None)
+    config = resolve_network(config, source.config if source is not None else None)
     run_data = split_run_data(config, load_run_datasets(config), device)
     config = resolve(
         config, run_data
