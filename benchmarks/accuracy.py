@@ -41,6 +41,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
+    "silu-uniform",
 )
 
 
@@ -77,15 +78,18 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"extrapolation": "linear"}, {"start_from_linear_fit": True}
     if method == "wd0.1":  # the default with 10x the weight decay
         return {}, {"optimizer": {"weight_decay": 0.1}}
-    if method == "balanced":  # the default with every rollout step's error counted by its log
-        return {}, {"rollout": {"weighting": "balanced"}}
-    if method == "relu":  # the default with ReLU hidden layers instead of SiLU
-        return {"activation": "relu"}, {}
-    if method == "relu-balanced":  # ... and balanced weighting
+    # the activation and weighting study: each names both, so it means the same whatever the default
+    if method == "silu-uniform":  # the recipe before 2026-12-03: SiLU hidden layers, uniform weighting
+        return {"activation": "silu"}, {"rollout": {"weighting": "uniform"}}
+    if method == "balanced":  # SiLU, every rollout step's error counted by its log
+        return {"activation": "silu"}, {"rollout": {"weighting": "balanced"}}
+    if method == "relu":  # ReLU hidden layers, uniform weighting
+        return {"activation": "relu"}, {"rollout": {"weighting": "uniform"}}
+    if method == "relu-balanced":
         return {"activation": "relu"}, {"rollout": {"weighting": "balanced"}}
-    if method == "mixed":  # the default with half of each hidden layer SiLU, half ReLU
-        return {"activation": "silu_relu"}, {}
-    if method == "mixed-balanced":  # ... and balanced weighting
+    if method == "mixed":  # half of each hidden layer SiLU, half ReLU; uniform weighting
+        return {"activation": "silu_relu"}, {"rollout": {"weighting": "uniform"}}
+    if method == "mixed-balanced":  # ... and balanced weighting: the default for derivative chains
         return {"activation": "silu_relu"}, {"rollout": {"weighting": "balanced"}}
     if method == "onestep-arch":  # the default's network and selection, trained on the one-step loss only
         return {}, {"rollout": None}

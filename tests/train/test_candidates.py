@@ -10,8 +10,8 @@ from learnsim import MLPConfig, example_dataset, example_features, save_dataset
 from learnsim.train import RunConfig, TrainingConfig, resume, train
 
 
-def _config(iters: int, system: str = "pendulum", **training) -> RunConfig:
-    model = MLPConfig(**example_features(system))
+def _config(iters: int, system: str = "pendulum", activation: str | None = None, **training) -> RunConfig:
+    model = MLPConfig(**example_features(system), **({"activation": activation} if activation else {}))
     fields = {"training_iters": iters, "eval_every": 2, "trackers": [], "seed": 0} | training
     return RunConfig(dataset=system, model_name="m", model=model, training=TrainingConfig(**fields))
 
@@ -50,7 +50,9 @@ def test_an_untrained_network_loses_to_the_linear_fit_which_is_stored(tmp_path, 
 
 
 def test_a_trained_network_that_beats_the_linear_fit_is_stored(tmp_path, oscillator):
-    result = train(_config(300, "oscillator", eval_every=100), tmp_path / "run", monitor=False)
+    # SiLU: smooth like the Duffing spring, it beats the linear fit within 300 steps on this little data
+    # (0.0054 vs 0.029 when written; the recipe's silu_relu needs more steps: 0.037)
+    result = train(_config(300, "oscillator", "silu", eval_every=100), tmp_path / "run", monitor=False)
     report = json.loads((result.run_dir / "report.json").read_text())
     meta = json.loads((result.run_dir / "candidates" / "linear" / "meta.json").read_text())
     assert report["best_candidate"] is None and report["best_step"] > 0

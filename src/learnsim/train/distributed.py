@@ -125,6 +125,17 @@ def mean(shard: Shard, value: torch.Tensor) -> float:
     return total.item() / shard.world_size
 
 
+def global_mean(shard: Shard, value: torch.Tensor) -> torch.Tensor:
+    """The element-wise mean of ``value`` over all ranks, detached (a collective: every rank calls it)."""
+    if not shard.active:
+        return value.detach()
+    import torch.distributed as dist
+
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total / shard.world_size
+
+
 def shutdown(shard: Shard) -> None:
     """Leave the process group; drop every reference to DDP modules first."""
     if shard.active:

@@ -33,7 +33,7 @@ class StepObjective(torch.nn.Module):
         )
         if tc.rollout.one_step_weight:
             one_step = one_step_loss(run)[0]
-            one_step = balanced(one_step) if tc.rollout.weighting == "balanced" else one_step
+            one_step = balanced(one_step, shard) if tc.rollout.weighting == "balanced" else one_step
             loss = loss + tc.rollout.one_step_weight * one_step
         return loss, batch // shard.world_size * horizon
 

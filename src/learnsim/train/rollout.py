@@ -16,6 +16,7 @@ import torch
 from learnsim.data.windows import window_starts
 from learnsim.features import wrap_where
 from learnsim.simulate import rollout
+from learnsim.train import distributed
 from learnsim.train.distributed import Shard
 from learnsim.train.losses import elementwise
 
@@ -28,10 +29,19 @@ DEFAULT_MAX_HORIZON = 64
 BALANCED_FLOOR = 1e-6
 
 
-def balanced(loss: torch.Tensor) -> torch.Tensor:
+def balanced(loss: torch.Tensor, shard: Shard = Shard()) -> torch.Tensor:
     """log(loss + floor) - log(floor): zero for a perfect fit, and its gradient scales as 1 / loss, so every
-    term it is applied to counts by its relative, not absolute, improvement."""
-    return torch.log(loss + BALANCED_FLOOR) - math.log(BALANCED_FLOOR)
+    term it is applied to counts by its relative, not absolute, improvement.
+
+    ``loss`` is this rank's mean over its share of the batch. The log of the global mean is not the mean of
+    the ranks' logs, so with several ranks each returns the first-order expansion around the global mean g:
+    balanced(g) + (loss - g) / (g + floor). Averaged over ranks (as DDP averages gradients) its value is
+    balanced(g) and its gradient grad(g) / (g + floor): exactly the one-process loss of the whole batch.
+    """
+    if not shard.active:
+        return torch.log(loss + BALANCED_FLOOR) - math.log(BALANCED_FLOOR)
+    whole = distributed.global_mean(shard, loss)
+    return balanced(whole) + (loss - whole) / (whole + BALANCED_FLOOR)
 
 
 def sequences_per_step(config, train_batch_size: int, horizon: int) -> int:
@@ -134,7 +144,7 @@ def rollout_loss(
     residual = torch.cat(residuals, dim=2)  # (B, H, n_features)
     per_step = elementwise(loss_kind, residual).mean(dim=(0, 2))  # (H,)
     if config.weighting == "balanced":
-        return balanced(per_step).mean()
+        return balanced(per_step, shard).mean()
     if config.weighting == "exponential":
         weight = config.discount ** torch.arange(horizon, device=per_step.device, dtype=per_step.dtype)
         return (per_step * weight).sum() / weight.sum()
