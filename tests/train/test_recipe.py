@@ -86,12 +86,6 @@ def test_the_window_is_short_for_derivative_chains_and_long_for_narx_unless_give
     assert (STATE_WINDOW, HISTORY_WINDOW) == (8, 16)
     assert window(mechanical) == 8 and window(narx) == 16
     assert window(mechanical | {"sequence_length": 16}) == 16  # given: kept
-    resolved = resolve_network(RunConfig.model_validate({"dataset": "d", "model": mechanical})).model
-    assert resolved.activation == "silu_relu" and resolve_network(
-        RunConfig.model_validate({"dataset": "d", "model": narx})
-    ).model.activation == "silu"
-    given = RunConfig.model_validate({"dataset": "d", "model": mechanical | {"activation": "tanh"}})
-    assert resolve_network(given).model.activation == "tanh"
     assert window(mechanical | {"type": "rnn"}) == 16  # another family: its own default
     assert window({"outputs": [{"name": "y"}], "inputs": [{"name": "u"}]}) == 16  # no state
     # a run saves the window it trained with, and its resume keeps it
@@ -130,19 +124,26 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
     )
     assert new.model.config.sequence_length == 16  # the recipe's 8 would not fit the 16-row weights
     assert new.model.config.hidden_size == 128  # nor the small-data width its 240 rows would get
-    assert new.model.config.activation == "tanh"  # nor the recipe's silu_relu
+    assert new.model.config.activation == "tanh"  # nor the activation the recipe gives small data
 
 
-def test_the_width_is_small_for_small_data_unless_given():
-    from learnsim.train.recipe import SMALL_DATA_ROWS, SMALL_WIDTH, resolve_width
+def test_the_width_and_activation_follow_the_training_rows_unless_given():
+    from learnsim.train.recipe import SMALL_DATA_ROWS, SMALL_WIDTH, resolve_size
 
-    features = example_features("oscillator")
+    features = example_features("oscillator")  # a derivative chain
+    narx = {"outputs": [{"name": "dy"}], "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}]}
     assert (SMALL_DATA_ROWS, SMALL_WIDTH) == (10_000, 32)
-    assert resolve_width(MLPConfig(**features), SMALL_DATA_ROWS - 1).hidden_size == 32
-    assert resolve_width(MLPConfig(**features), SMALL_DATA_ROWS).hidden_size == 128
-    assert resolve_width(MLPConfig(**features, hidden_size=128), 500).hidden_size == 128  # given: kept
-    resolved = resolve_width(MLPConfig(**features), 500)
-    assert resolve_width(MLPConfig.model_validate(resolved.model_dump()), 50_000).hidden_size == 32  # idempotent
+    small, large = resolve_size(MLPConfig(**features), SMALL_DATA_ROWS - 1), resolve_size(
+        MLPConfig(**features), SMALL_DATA_ROWS
+    )
+    assert (small.hidden_size, small.activation) == (32, "silu")
+    assert (large.hidden_size, large.activation) == (128, "silu_relu")
+    for rows in (500, 50_000):  # NARX schemas keep SiLU at any size
+        assert resolve_size(MLPConfig(**narx), rows).activation == "silu"
+    given = resolve_size(MLPConfig(**features, hidden_size=128, activation="tanh"), 500)
+    assert (given.hidden_size, given.activation) == (128, "tanh")  # given: kept
+    again = resolve_size(MLPConfig.model_validate(small.model_dump()), 50_000)  # idempotent
+    assert (again.hidden_size, again.activation) == (32, "silu")
 
 
 def test_the_rollout_weighting_is_balanced_for_derivative_chains_unless_given():

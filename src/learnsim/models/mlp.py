@@ -40,7 +40,8 @@ class MLPConfig(ModelConfigBase):
         default="silu",
         description="Hidden activation (silu: it does not saturate, so free runs that leave the training range "
         "keep the nonlinearity's shape; silu_relu: half of each layer silu, half relu, whose kinks fit friction "
-        "and contact). Left open, the recipe gives derivative-chain schemas silu_relu.",
+        "and contact). Left open, the recipe gives derivative-chain schemas silu_relu (silu below 10,000 "
+        "training rows).",
     )
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout after each hidden activation.")
     bias: bool = Field(default=True, description="Use biases in linear layers.")

@@ -90,13 +90,16 @@ def derivative_chains(schema) -> bool:
 # recorded.
 STATE_WINDOW, HISTORY_WINDOW = 8, 16
 
-# Hidden activation of the recipe's MLP for derivative chains: half of each layer SiLU, half ReLU. Measured
-# (benchmarks/README.md, 3 seeds, with balanced rollout weighting, see resolve_training): SiLU alone fits
-# the smooth arm and cart-pole best but loses friction and contact to one-step training at every horizon;
-# ReLU alone wins friction (full episode 0.057 vs 0.136) and loses the arm (one step 0.0044 vs 0.0024);
-# the half-and-half layers keep most of both (friction 0.070, arm 0.61 vs 0.60; geometric mean over the 12
-# arm / cart-pole / friction cells 0.69 of the SiLU default). Other schemas keep SiLU (Silverbox's recipe).
-STATE_ACTIVATION = "silu_relu"
+# Hidden activation of the recipe's MLP for derivative chains: half of each layer SiLU, half ReLU, at the
+# full width. Measured (benchmarks/README.md, 3 seeds, with balanced rollout weighting, see resolve_training):
+# SiLU alone fits the smooth arm and cart-pole best but loses friction and contact to one-step training at
+# every horizon; ReLU alone wins friction (full episode 0.057 vs 0.136) and loses the arm (one step 0.0044 vs
+# 0.0024); the half-and-half layers keep most of both (friction 0.070, arm 0.61 vs 0.60; geometric mean over
+# the 12 arm / cart-pole / friction cells 0.69 of the SiLU / uniform recipe, 0.79 of SiLU / balanced). At the
+# small-data width (SMALL_WIDTH) SiLU alone is better: with 8 episodes it wins 8 of the 12 cells (arm one
+# step 0.0100 vs 0.0222, cart-pole full 0.73 vs 1.38; geometric mean 0.85 of silu_relu), and friction keeps
+# its full episode (0.43 vs 0.44). Other schemas keep SiLU (Silverbox's recipe).
+STATE_ACTIVATION, SMALL_DATA_ACTIVATION = "silu_relu", "silu"
 
 
 def default_window(schema) -> int:
@@ -105,12 +108,11 @@ def default_window(schema) -> int:
 
 
 def resolve_network(config, warm_start=None):
-    """``config`` with the MLP's ``sequence_length`` and ``activation`` chosen by the recipe when the config
-    leaves them open (an MLP, the default family, whose window is its whole view of the past):
-    ``default_window`` and STATE_ACTIVATION for derivative chains, or the warm-start model's window, width and
-    activation when there is one (``warm_start``: its model config; its weights fit only those). What the
-    config gives, or any other family, is kept. Needs only the schema, so it runs before the data is
-    windowed."""
+    """``config`` with the MLP's ``sequence_length`` chosen by the recipe when the config leaves it open (an
+    MLP, the default family, whose window is its whole view of the past): ``default_window``, or the
+    warm-start model's window, and its width and activation too (``warm_start``: its model config; its
+    weights fit only those). What the config gives, or any other family, is kept. Needs only the schema, so
+    it runs before the data is windowed; ``resolve_size`` chooses width and activation from the data."""
     model = config.model
     if getattr(model, "type", None) != "mlp":
         return config
@@ -118,13 +120,10 @@ def resolve_network(config, warm_start=None):
     update = {}
     if "sequence_length" not in given:
         update["sequence_length"] = warm_start.sequence_length if warm_start else default_window(model.schema)
-    if "activation" not in given:
-        if warm_start is not None:
-            update["activation"] = getattr(warm_start, "activation", model.activation)
-        elif derivative_chains(model.schema):
-            update["activation"] = STATE_ACTIVATION
-    if warm_start is not None and "hidden_size" not in given:
-        update["hidden_size"] = getattr(warm_start, "hidden_size", model.hidden_size)
+    if warm_start is not None:
+        for name in ("hidden_size", "activation"):
+            if name not in given:
+                update[name] = getattr(warm_start, name, getattr(model, name))
     if not update:
         return config
     # copied even when equal to the defaults: set fields are what the later steps of the recipe keep
@@ -139,13 +138,19 @@ def resolve_network(config, warm_start=None):
 SMALL_DATA_ROWS, SMALL_WIDTH = 10_000, 32
 
 
-def resolve_width(model_config, train_rows: int):
-    """``model_config`` with the MLP's ``hidden_size`` chosen from the training rows when the config leaves
-    it open (see SMALL_DATA_ROWS); a width the config gives, or any other family, is kept."""
-    given = "hidden_size" in model_config.model_fields_set
-    if given or getattr(model_config, "type", None) != "mlp" or train_rows >= SMALL_DATA_ROWS:
+def resolve_size(model_config, train_rows: int):
+    """``model_config`` with the MLP's ``hidden_size`` (see SMALL_DATA_ROWS) and, for derivative chains, its
+    ``activation`` (see STATE_ACTIVATION) chosen from the training rows where the config leaves them open;
+    what the config gives, or any other family, is kept."""
+    if getattr(model_config, "type", None) != "mlp":
         return model_config
-    return model_config.model_copy(update={"hidden_size": SMALL_WIDTH})
+    given, small = model_config.model_fields_set, train_rows < SMALL_DATA_ROWS
+    update = {}
+    if small and "hidden_size" not in given:
+        update["hidden_size"] = SMALL_WIDTH
+    if derivative_chains(model_config.schema) and "activation" not in given:
+        update["activation"] = SMALL_DATA_ACTIVATION if small else STATE_ACTIVATION
+    return model_config.model_copy(update=update) if update else model_config
 
 
 MIN_STEPS, MAX_STEPS = 2000, 30000
@@ -192,7 +197,7 @@ def resolve(config, run_data):
     datasets and the split). Idempotent: a resolved config comes back unchanged."""
     dataset, train_segments = run_data.dataset, run_data.data.split.train
     train_rows = sum(end - start for start, end in train_segments)
-    model = resolve_width(config.model, train_rows)  # before the dump below marks every field as set
+    model = resolve_size(config.model, train_rows)  # before the dump below marks every field as set
     fields = (
         model.model_dump()
         | {"dt": resolve_dt(model, dataset)}
