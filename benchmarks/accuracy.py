@@ -41,7 +41,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    "silu-uniform",
+    *("silu-uniform", "onestep3"),
 )
 
 
@@ -70,6 +70,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"start_from_linear_fit": True}
     if method == "mix":  # the default with every step's horizon drawn among the stages reached so far
         return {}, {"rollout": {"curriculum": "mix"}}
+    if method == "onestep3":  # the default with the teacher-forced term weighted 3x
+        return {}, {"rollout": {"one_step_weight": 3.0}}
     if method == "mix-onestep3":  # ... and the teacher-forced term weighted 3x
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
     if method == "fade":  # the default with the hidden layers faded out beyond the training range
