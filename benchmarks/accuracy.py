@@ -72,7 +72,7 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"rollout": {"curriculum": "mix"}}
     if method == "onestep3":  # the default with the teacher-forced term weighted 3x
         return {}, {"rollout": {"one_step_weight": 3.0}}
-    if method == "mix-onestep3":  # ... and the teacher-forced term weighted 3x
+    if method == "mix-onestep3":  # the default with the horizon mix and the teacher-forced term weighted 3x
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
     if method == "fade":  # the default with the hidden layers faded out beyond the training range
         return {"extrapolation": "linear"}, {}

@@ -114,26 +114,27 @@ def broadcast(shard: Shard, value):
     return box[0]
 
 
+def _sum(value: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of ``value`` over all ranks, detached (a collective: every rank calls it)."""
+    import torch.distributed as dist
+
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total
+
+
 def mean(shard: Shard, value: torch.Tensor) -> float:
     """The mean of a scalar over all ranks (each rank's mean over its equal share: the global mean)."""
     if not shard.active:
         return value.item()
-    import torch.distributed as dist
-
-    total = value.detach().float().reshape(1).clone()
-    dist.all_reduce(total)
-    return total.item() / shard.world_size
+    return _sum(value.float().reshape(1)).item() / shard.world_size
 
 
 def global_mean(shard: Shard, value: torch.Tensor) -> torch.Tensor:
     """The element-wise mean of ``value`` over all ranks, detached (a collective: every rank calls it)."""
     if not shard.active:
         return value.detach()
-    import torch.distributed as dist
-
-    total = value.detach().clone()
-    dist.all_reduce(total)
-    return total / shard.world_size
+    return _sum(value) / shard.world_size
 
 
 def shutdown(shard: Shard) -> None:
