@@ -58,3 +58,22 @@ def test_the_test_dataset_never_influences_training(tmp_path):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert runs["test_a"].report["validation"] == runs["test_b"].report["validation"]
     assert runs["test_a"].report["test"] != runs["test_b"].report["test"]
+
+
+def test_split_seed_keeps_the_held_out_episodes_across_training_seeds(tmp_path):
+    save_dataset("train", example_dataset("oscillator", episodes=10, steps=60, seed=1))
+
+    def run(name, **training):
+        config = one_step_config(dataset="train")
+        config = config.model_copy(update={"training": config.training.model_copy(update=training)})
+        result = train(config, tmp_path / name, monitor=False)
+        split = json.loads((tmp_path / name / "dataset.json").read_text())["split"]
+        weights = load_file(str(tmp_path / name / "checkpoints" / "step-00000020" / "model.safetensors"))
+        return split, weights, result
+
+    fixed = [run(f"fixed{seed}", seed=seed, split_seed=5) for seed in (0, 1)]
+    assert fixed[0][0] == fixed[1][0] and fixed[0][0]["seed"] == 5  # same episodes held out
+    assert not all(torch.equal(fixed[0][1][k], fixed[1][1][k]) for k in fixed[0][1])  # other weights
+    free = [run(f"free{seed}", seed=seed) for seed in (0, 1)]
+    assert free[0][0]["test"] != free[1][0]["test"]  # by default the seed moves the split too
+    assert run("same", seed=5)[0] == fixed[0][0]  # split_seed 5 is the split of seed 5

@@ -140,7 +140,17 @@ class TrainingConfig(_Strict):
     lr_scheduler: SchedulerConfig | None = Field(
         default_factory=CosineDecayWithWarmupConfig, description="Learning-rate schedule, or null."
     )
-    seed: int = Field(default=0, ge=0, description="Seed of weights, split and batch sampling.")
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="Seed of weights and batch sampling, and of the split unless split_seed is set.",
+    )
+    split_seed: int | None = Field(
+        default=None,
+        ge=0,
+        description="Seed of the train/validation/test split; null: seed. Fix it to train several seeds on "
+        "the same held-out episodes (to compare seeds, or to average their models).",
+    )
     start_from_linear_fit: bool = Field(
         default=False,
         description="Models with a linear part (linear, MLP with linear_skip) start as the least-squares "

@@ -51,7 +51,8 @@ def split_run_data(config, datasets: dict, device: torch.device) -> RunData:
     main = datasets["train"]
     ratio = 1.0 if "val" in datasets else tc.train_val_split_ratio
     test_size = 0 if "test" in datasets else tc.test_dataset_size
-    split = split_rows(main.episode_bounds(), ratio, test_size, mc.sequence_length, tc.seed)
+    split_seed = tc.seed if tc.split_seed is None else tc.split_seed
+    split = split_rows(main.episode_bounds(), ratio, test_size, mc.sequence_length, split_seed)
     parts = [WindowedData.build(main, mc, split, device)]
     for role in ("val", "test"):
         if role in datasets:
@@ -59,7 +60,7 @@ def split_run_data(config, datasets: dict, device: torch.device) -> RunData:
             own = Split(
                 **{r: bounds if r == role else [] for r in ("train", "val", "test")},
                 by="episode",
-                seed=tc.seed,
+                seed=split_seed,
             )
             parts.append(WindowedData.build(datasets[role], mc, own, device))
     data = WindowedData.concatenate(parts) if len(parts) > 1 else parts[0]
