@@ -13,6 +13,7 @@ def family_configs():
     base = onyx_config(sequence_length=6).model_dump(include={"outputs", "inputs", "dt", "sequence_length"})
     return {
         "mlp": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32),
+        "mlp-ensemble": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32, members=3),
         "rnn-gru": RNNConfig(**base, rnn_type="GRU", hidden_layers=2, hidden_size=32),
         "rnn-lstm": RNNConfig(**base, rnn_type="LSTM", hidden_layers=1, hidden_size=32),
         "rnn-plain": RNNConfig(**base, rnn_type="RNN", hidden_layers=1, hidden_size=32),
@@ -131,3 +132,38 @@ def test_silu_relu_applies_silu_to_the_first_half_and_relu_to_the_rest():
     assert torch.equal(y[:, :3], torch.nn.functional.silu(x[:, :3]))
     assert torch.equal(y[:, 3:], torch.relu(x[:, 3:]))
     assert (y[:, 3:][x[:, 3:] < 0] == 0).all() and (y[:, :3][x[:, :3] < 0] < 0).all()
+
+
+def test_an_ensemble_simulates_its_members_mean_and_trains_each_on_its_own_rows():
+    torch.manual_seed(0)
+    model = model_from_config(onyx_config(sequence_length=6, hidden_size=16, members=3))
+    ensemble, z = model.network, torch.randn(7, 6, 3)
+    members = list(ensemble.members)
+    assert len(members) == 3 and not torch.equal(members[0].layers[0].weight, members[1].layers[0].weight)
+    ensemble.eval()
+    mean = torch.stack([m(z) for m in members]).mean(0)
+    torch.testing.assert_close(ensemble(z), mean)  # simulating: every row through every member, averaged
+    ensemble.train()
+    out = ensemble(z)  # training: rows 0-2 to member 0, 3-4 to member 1, 5-6 to member 2
+    for member, rows in zip(members, (slice(0, 3), slice(3, 5), slice(5, 7)), strict=True):
+        torch.testing.assert_close(out[rows], member(z[rows]))
+    loss = out[:3].square().sum()  # member 0's rows: only member 0 learns from them
+    loss.backward()
+    assert members[0].layers[0].weight.grad.abs().sum() > 0
+    assert all(not m.layers[0].weight.grad.any() for m in members[1:])
+
+
+def test_an_ensemble_under_ddp_gives_each_member_the_rows_it_gets_in_one_process():
+    from learnsim.models.ensemble import Ensemble
+
+    ensemble = Ensemble([torch.nn.Identity()] * 3)
+
+    def member_of_each_row(rows: int) -> list[int]:
+        return [sum(k >= first for first in ensemble.boundaries(rows)) for k in range(rows)]
+
+    for local in (1, 2, 7, 8, 12):
+        for world in (1, 2, 3):
+            one_process = [g * 3 // (local * world) for g in range(local * world)]  # contiguous thirds
+            for rank in range(world):  # this rank holds global rows rank, rank + world, ...
+                ensemble.set_shard(rank, world)
+                assert member_of_each_row(local) == one_process[rank::world], (local, world, rank)

@@ -10,8 +10,11 @@ from learnsim import MLPConfig, example_dataset, example_features, save_dataset
 from learnsim.train import RunConfig, TrainingConfig, resume, train
 
 
-def _config(iters: int, system: str = "pendulum", activation: str | None = None, **training) -> RunConfig:
-    model = MLPConfig(**example_features(system), **({"activation": activation} if activation else {}))
+def _config(
+    iters: int, system: str = "pendulum", activation: str | None = None, members: int = 1, **training
+) -> RunConfig:
+    fields = {"members": members} | ({"activation": activation} if activation else {})
+    model = MLPConfig(**example_features(system), **fields)
     fields = {"training_iters": iters, "eval_every": 2, "trackers": [], "seed": 0} | training
     return RunConfig(dataset=system, model_name="m", model=model, training=TrainingConfig(**fields))
 
@@ -26,7 +29,7 @@ def oscillator(isolated_home):
 
 def test_an_untrained_network_loses_to_the_linear_fit_which_is_stored(tmp_path, oscillator):
     # 2 steps from a random start: the network free-runs far worse than the linear fit, at every horizon
-    result = train(_config(2), tmp_path / "run", monitor=False)
+    result = train(_config(2, members=3), tmp_path / "run", monitor=False)
     report = json.loads((result.run_dir / "report.json").read_text())
     meta = json.loads((result.run_dir / "candidates" / "linear" / "meta.json").read_text())
     assert report["best_candidate"] == "linear" and report["best_step"] == 0
@@ -36,7 +39,10 @@ def test_an_untrained_network_loses_to_the_linear_fit_which_is_stored(tmp_path, 
     ]
     assert checkpoint_metrics and meta["metric"] < min(checkpoint_metrics)
     assert report["validation"]["val/nrmse@full"] == pytest.approx(meta["val/nrmse@full"])
-    # the stored network is the linear fit: its hidden layers contribute nothing
+    # the stored network is the linear fit: its hidden layers contribute nothing; one MLP, where the run
+    # trained an ensemble of 3 (the mean of three copies of one map is that map)
+    saved = (result.run_dir / "config.yaml").read_text()
+    assert "members: 3" in saved and result.model.config.members == 1
     network = result.model.network
     assert torch.count_nonzero(network.layers[-1].weight) == 0
     window = torch.randn(3, result.model.config.sequence_length, len(result.model.config.inputs))

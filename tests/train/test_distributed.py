@@ -81,6 +81,20 @@ def test_two_ranks_follow_the_one_rank_loss_curve(setup):
     assert one[60] < one[5] - 1.0, "the runs compared actually trained"
 
 
+def test_an_ensemble_trains_the_same_on_two_ranks(setup):
+    # each member must learn from the same rows of the global batch whichever rank holds them
+    root, env, _ = setup
+    config = root / "ensemble.yaml"
+    config.write_text(yaml.safe_dump(CONFIG | {"model": CONFIG["model"] | {"members": 3}}))
+    _run(env, [*LEARNSIM, str(config), "--run-dir", str(root / "ens-one"), "--quiet"])
+    _run(env, [*torchrun(2), str(config), "--run-dir", str(root / "ens-two"), "--quiet"])
+    one, two = _losses(root / "ens-one"), _losses(root / "ens-two")
+    assert sorted(one) == sorted(two) == list(range(5, 61, 5))
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=LOSS_TOLERANCE), step
+    assert one != _losses(root / "one"), "three members train otherwise than one"
+
+
 def test_only_rank_zero_writes_one_set_of_files(setup):
     root, _, _ = setup
     run = root / "two"

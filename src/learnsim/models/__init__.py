@@ -8,16 +8,16 @@ from pydantic import Discriminator, Tag, TypeAdapter
 
 from learnsim.errors import ConfigError
 from learnsim.models.linear import Linear, LinearConfig
-from learnsim.models.mlp import MLP, MLPConfig
+from learnsim.models.mlp import MLPConfig, mlp_network
 from learnsim.models.rnn import RNN, RNNConfig
 from learnsim.models.simulator import SimulatorModel
 from learnsim.models.ssm import SSM, SSMConfig
 from learnsim.models.transformer import Transformer, TransformerConfig
 
-# type -> (config class, network class). Adding a family means adding a file and a line here; the config
+# type -> (config class, network class or builder). Adding a family means adding a file and a line here; the config
 # union below, and so the YAML/CLI schema and its error messages, follow from this dict.
 MODEL_FAMILIES = {
-    "mlp": (MLPConfig, MLP),
+    "mlp": (MLPConfig, mlp_network),
     "rnn": (RNNConfig, RNN),
     "transformer": (TransformerConfig, Transformer),
     "linear": (LinearConfig, Linear),

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from learnsim.models.config import ModelConfigBase
+from learnsim.models.ensemble import Ensemble
 
 
 class SiLUReLU(nn.Module):
@@ -49,6 +50,14 @@ class MLPConfig(ModelConfigBase):
         default=True,
         description="Add a linear map of the window to the output (a residual net): linear dynamics are captured "
         "exactly and the hidden layers model what is nonlinear.",
+    )
+    members: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Independently initialised MLPs that simulate as one model, their mean (an ensemble). In "
+        "training each member learns from its own share of every batch's rows; a step costs about one MLP "
+        "of the batch, a free run one per member. Measured in benchmarks/README.md: not the recipe's default.",
     )
     extrapolation: Literal["network", "linear"] = Field(
         default="network",
@@ -117,3 +126,10 @@ class MLP(nn.Module):
         if last.bias is not None:
             last.bias.copy_(bias)
         return True
+
+
+def mlp_network(config: MLPConfig) -> nn.Module:
+    """The MLP of ``config``, or with ``members`` > 1 an ``Ensemble`` of that many (each its own init)."""
+    if config.members == 1:
+        return MLP(config)
+    return Ensemble([MLP(config) for _ in range(config.members)])

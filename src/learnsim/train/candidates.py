@@ -11,7 +11,8 @@ better than the linear model (a small data set it overfits, a system that is nea
 excitation) is not stored in its place: the model falls back to its linear part.
 
 Only for runs selected by free-run error (``multi_step``), with validation data, a network that can hold
-the linear model (an MLP with ``linear_skip``, the recipe's family) and no warm start (its weights are the
+the linear model (an MLP with ``linear_skip``, the recipe's family; of an ensemble, the candidate is one
+member: every member would hold the same map) and no warm start (its weights are the
 starting point the user chose). Written before the first checkpoint, so a resumed run finds it in place.
 """
 
@@ -42,8 +43,13 @@ def applies(run) -> bool:
         and tc.checkpoint_type == "multi_step"
         and "linear" in run.baselines
         and len(run.data.starts["val"]) > 0
-        and getattr(run.model.network, "skip", None) is not None
+        and all(getattr(net, "skip", None) is not None for net in _networks(run.model.network))
     )
+
+
+def _networks(network) -> list:
+    """An ensemble's members, or the network itself."""
+    return list(getattr(network, "members", [network]))
 
 
 def write_linear_candidate(run, validate) -> None:
@@ -51,6 +57,9 @@ def write_linear_candidate(run, validate) -> None:
     run's candidate with its selection metric and whole-validation error."""
     linear = run.baselines["linear"].network.layer
     model = copy.deepcopy(run.eval_model)
+    if hasattr(model.network, "members"):  # an ensemble of one linear map is that map: keep one member
+        model.network = model.network.members[0]
+        model.config = model.config.model_copy(update={"members": 1})
     model.network.start_from_linear(linear.weight.to(run.device), linear.bias.to(run.device))
     model.eval()
     metrics = validate(model)

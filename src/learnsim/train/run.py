@@ -141,6 +141,8 @@ def build_run(
     statistics = data.training_statistics(mc)
     check_memory(config, device)
     model = model_from_config(mc)
+    if hasattr(model.network, "set_shard"):  # an ensemble cuts its members' rows from the global batch
+        model.network.set_shard(shard.rank, shard.world_size)
     model.set_statistics(statistics, data.training_ranges(mc))
     # The linear model fitted to the training windows: a baseline, and where a linear part starts from.
     linear = fit_linear(mc, data, statistics)
