@@ -41,7 +41,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "members1", "members3", "batch3072"),
+    *("silu-uniform", "onestep3", "members1", "members3"),
 )
 
 
@@ -70,8 +70,6 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"start_from_linear_fit": True}
     if method == "mix":  # the default with every step's horizon drawn among the stages reached so far
         return {}, {"rollout": {"curriculum": "mix"}}
-    if method == "batch3072":  # the default with 3x the windows and sequences per step (one batch per member)
-        return {}, {"train_batch_size": 3072}
     if method == "members1":  # the default with one MLP where the recipe would average several (small data)
         return {"members": 1}, {}
     if method == "members3":  # the default as an ensemble of 3 MLPs (see benchmarks/README.md)
