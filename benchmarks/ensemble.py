@@ -60,31 +60,24 @@ def train_member(system: str, seed: int, iters: int, episodes: int | None, bundl
 
 
 def mean_model(bundles: list[Path]):
-    """One ``SimulatorModel`` whose network returns the mean of the members' networks (B, n_out)."""
+    """One ``SimulatorModel`` whose network is an ``Ensemble`` of the members' networks: in eval mode it
+    returns their mean (B, n_out), as ``model.members`` does."""
     import copy
 
     import torch
-    from torch import nn
 
     from learnsim.models.bundle import read_bundle
-
-    class Mean(nn.Module):
-        def __init__(self, networks: list[nn.Module]):
-            super().__init__()
-            self.networks = nn.ModuleList(networks)
-
-        def forward(self, z: torch.Tensor) -> torch.Tensor:
-            return torch.stack([network(z) for network in self.networks]).mean(0)
+    from learnsim.models.ensemble import Ensemble
 
     members = [read_bundle(path)[0] for path in bundles]
     first = members[0]
-    for member in members[1:]:  # the same split gives the same normalisation; averaging needs it
+    for path, member in zip(bundles[1:], members[1:], strict=True):  # one split: the same normalisation
         for scaler in ("input_scaler", "output_scaler"):
             mine, theirs = getattr(member, scaler).state_dict(), getattr(first, scaler).state_dict()
             if not all(torch.equal(mine[k], theirs[k]) for k in mine):
-                raise SystemExit(f"members {bundles[0]} and {member} were normalised differently")
+                raise SystemExit(f"members {bundles[0]} and {path} were normalised differently")
     model = copy.deepcopy(first)
-    model.network = Mean([m.network for m in members])
+    model.network = Ensemble([m.network for m in members])
     return model.eval()
 
 
