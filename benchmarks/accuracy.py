@@ -41,7 +41,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "members1", "members3"),
+    *("silu-uniform", "onestep3", "members1", "members3", "affine"),
 )
 
 
@@ -74,6 +74,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"members": 1}, {}
     if method == "members3":  # the default as an ensemble of 3 MLPs (see benchmarks/README.md)
         return {"members": 3}, {}
+    if method == "affine":  # the default with the output affine in the external inputs (control_affine)
+        return {"control_affine": True}, {}
     if method == "onestep3":  # the default with the teacher-forced term weighted 3x
         return {}, {"rollout": {"one_step_weight": 3.0}}
     if method == "mix-onestep3":  # the default with the horizon mix and the teacher-forced term weighted 3x

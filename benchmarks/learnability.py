@@ -8,8 +8,11 @@ episode; this says how accurate the data let an MLP make them. When the training
 held-out error, the gap is coverage (the test episodes visit states the training episodes do not), which
 more data closes and regularisation does not.
 
+With ``--control-affine`` the network is f(s) + G(s) u (``model.control_affine``): the hidden layers see the
+state s only and give f and the gains G of the external inputs u.
+
     python benchmarks/learnability.py [--system arm] [--episodes 64,256] [--steps 30000] [--width 128]
-        [--layers 2] [--weight-decay 0.01]
+        [--layers 2] [--weight-decay 0.01] [--control-affine] [--seed 0]
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
 EPISODIC = ("arm", "cartpole", "friction", "oscillator", "pendulum")
 
 
-def design(system: str, episodes: int, seed: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(X (N, F), Y (N, n_out), episode of each sample (N,)) for every pair of consecutive rows."""
+def design(system: str, episodes: int, seed: int = 100):
+    """(X (N, F), Y (N, n_out), episode of each sample (N,), which of the F columns are external inputs (F,))
+    for every pair of consecutive rows."""
     from learnsim import example_dataset, example_features
 
     features = example_features(system)
@@ -34,7 +38,7 @@ def design(system: str, episodes: int, seed: int = 100) -> tuple[np.ndarray, np.
     column = {name: np.asarray(dataset.columns[name], dtype=np.float32) for name in dataset.feature_names}
     episode = np.asarray(dataset.episode)
     k = np.nonzero(episode[1:] == episode[:-1])[0]  # row k and k + 1 in the same episode
-    x = []
+    x, external = [], []
     for f in features["inputs"]:
         values = column[f.name]
         if f.angle:
@@ -43,21 +47,44 @@ def design(system: str, episodes: int, seed: int = 100) -> tuple[np.ndarray, np.
             x += [values[k], values[k + 1]]
         else:
             x.append(values[k])
+        external += [f.relation is None] * (len(x) - len(external))
     y = [column[o.dataset_feature or o.name][k + 1] for o in features["outputs"]]
-    return np.stack(x, 1), np.stack(y, 1), episode[k]
+    return np.stack(x, 1), np.stack(y, 1), episode[k], np.array(external)
 
 
-def fit(x, y, held_out, width: int, layers: int, steps: int, weight_decay: float, seed: int = 0):
-    """(held-out, training) RMSE / std per output of an MLP (SiLU) trained with AdamW and one-cycle LR."""
+class ControlAffine(torch.nn.Module):
+    """f(s) + G(s) u from one MLP over the state columns s, whose head gives f (n_out) and G (n_out x n_u)."""
+
+    def __init__(self, body: torch.nn.Module, external: np.ndarray, n_out: int):
+        super().__init__()
+        self.body, self.n_out = body, n_out
+        self.u, self.s = torch.tensor(np.nonzero(external)[0]), torch.tensor(np.nonzero(~external)[0])
+
+    def forward(self, x):  # (B, F) -> (B, n_out)
+        h = self.body(x[:, self.s])
+        gains = h[:, self.n_out :].unflatten(1, (self.n_out, -1))  # (B, n_out, n_u)
+        return h[:, : self.n_out] + (gains * x[:, None, self.u]).sum(-1)
+
+
+def fit(
+    x, y, held_out, width: int, layers: int, steps: int, weight_decay: float, seed: int = 0, external=None
+):
+    """(held-out, training) RMSE / std per output of an MLP (SiLU) trained with AdamW and one-cycle LR;
+    control-affine in the columns ``external`` marks, when given."""
     torch.manual_seed(seed)
     xt, yt = torch.tensor(x[~held_out]), torch.tensor(y[~held_out])
     xv, yv = torch.tensor(x[held_out]), torch.tensor(y[held_out])
     mx, sx, my, sy = xt.mean(0), xt.std(0).clamp_min(1e-6), yt.mean(0), yt.std(0)
-    blocks, w = [], xt.shape[1]
+    n_out = yt.shape[1]
+    blocks, w = [], xt.shape[1] if external is None else int((~external).sum())
     for _ in range(layers):
         blocks += [torch.nn.Linear(w, width), torch.nn.SiLU()]
         w = width
-    net = torch.nn.Sequential(*blocks, torch.nn.Linear(w, yt.shape[1]))
+    if external is None:
+        net = torch.nn.Sequential(*blocks, torch.nn.Linear(w, n_out))
+    else:
+        head = torch.nn.Linear(w, n_out * (1 + int(external.sum())))
+        net = ControlAffine(torch.nn.Sequential(*blocks, head), external, n_out)
     optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps, pct_start=0.05)
     generator = torch.Generator().manual_seed(seed)
@@ -92,9 +119,15 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--control-affine", action="store_true", help="f(s) + G(s) u instead of one MLP")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and batches (not the data)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"{args.system}: MLP {args.layers}x{args.width} SiLU, {args.steps} steps, weight decay {args.weight_decay}")
+    kind = "control-affine MLP" if args.control_affine else "MLP"
+    print(
+        f"{args.system}: {kind} {args.layers}x{args.width} SiLU, {args.steps} steps, weight decay "
+        f"{args.weight_decay}, seed {args.seed}"
+    )
     print(f"{'episodes':>9} {'held-out':>22} {'training':>22} {'linear held-out':>22} {'s':>5}")
     try:
         counts = [int(e) for e in args.episodes.split(",")]
@@ -103,10 +136,13 @@ def main() -> None:
     if min(counts) < 4:
         parser.error("--episodes: at least 4 per data set (3 to train on, 1 to hold out)")
     for episodes in counts:
-        x, y, episode = design(args.system, episodes)
+        x, y, episode, external = design(args.system, episodes)
         held_out = episode >= int(episodes * TRAIN_SHARE)
         began = time.perf_counter()
-        test, train = fit(x, y, held_out, args.width, args.layers, args.steps, args.weight_decay)
+        structure = external if args.control_affine else None
+        test, train = fit(
+            x, y, held_out, args.width, args.layers, args.steps, args.weight_decay, args.seed, structure
+        )
         cells = [" ".join(f"{v:.4f}" for v in values) for values in (test, train, linear_error(x, y, held_out))]
         print(f"{episodes:>9} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} {time.perf_counter() - began:>5.0f}")
 

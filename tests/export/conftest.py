@@ -35,6 +35,7 @@ SCHEMAS = {
 FAMILIES = {
     "mlp": {"type": "mlp", "hidden_size": 16},
     "mlp-silu_relu": {"type": "mlp", "hidden_size": 16, "activation": "silu_relu"},
+    "mlp-affine": {"type": "mlp", "hidden_size": 16, "control_affine": True},
     "gru": {"type": "rnn", "rnn_type": "GRU", "hidden_size": 8},
     "lstm": {"type": "rnn", "rnn_type": "LSTM", "hidden_size": 8},
     "rnn": {"type": "rnn", "rnn_type": "RNN", "hidden_size": 8},

@@ -14,6 +14,7 @@ def family_configs():
     return {
         "mlp": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32),
         "mlp-ensemble": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32, members=3),
+        "mlp-affine": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32, control_affine=True),
         "rnn-gru": RNNConfig(**base, rnn_type="GRU", hidden_layers=2, hidden_size=32),
         "rnn-lstm": RNNConfig(**base, rnn_type="LSTM", hidden_layers=1, hidden_size=32),
         "rnn-plain": RNNConfig(**base, rnn_type="RNN", hidden_layers=1, hidden_size=32),
@@ -132,6 +133,43 @@ def test_silu_relu_applies_silu_to_the_first_half_and_relu_to_the_rest():
     assert torch.equal(y[:, :3], torch.nn.functional.silu(x[:, :3]))
     assert torch.equal(y[:, 3:], torch.relu(x[:, 3:]))
     assert (y[:, 3:][x[:, 3:] < 0] == 0).all() and (y[:, :3][x[:, :3] < 0] < 0).all()
+
+
+def test_a_control_affine_mlp_is_affine_in_the_external_inputs_with_state_dependent_gains():
+    torch.manual_seed(0)
+    network = model_from_config(onyx_config(sequence_length=4, hidden_size=16, control_affine=True)).network
+    assert network.layers[0].in_features == 4 * 2  # velocity and position of 4 rows; control_input is u
+    assert network.layers[-1].out_features == 1 + 4  # f and one gain per row's control_input
+    with torch.no_grad():  # a nonzero gain network: the random init of the last layer is small but not zero
+        network.layers[-1].weight.mul_(10)
+    z = torch.randn(5, 4, 3)
+
+    def with_u(scale):
+        out = z.clone()
+        out[..., 2] *= scale
+        return network(out)
+
+    f = with_u(0.0)  # u = 0: f(s) plus nothing from u
+    torch.testing.assert_close(with_u(3.0) - f, 3 * (with_u(1.0) - f), rtol=1e-4, atol=1e-5)  # linear in u
+    states = z.clone()
+    states[..., :2] += 1.0  # other states, the same u: a different gain, not only a different offset
+    moved_f = network(torch.cat([states[..., :2], torch.zeros_like(z[..., 2:])], -1))
+    assert not torch.allclose(network(states) - moved_f, with_u(1.0) - f, atol=1e-3)
+
+
+def test_a_control_affine_mlp_starts_from_a_linear_map_and_refuses_schemas_without_both_parts():
+    model = model_from_config(onyx_config(sequence_length=4, hidden_size=16, control_affine=True))
+    weight, bias = torch.randn(1, 4 * 3), torch.tensor([0.5])
+    assert model.network.start_from_linear(weight, bias)
+    z = torch.randn(6, 4, 3)
+    torch.testing.assert_close(model.network(z), z.flatten(1) @ weight.T + bias)
+    with pytest.raises(ValidationError, match="control_affine needs at least one external input"):
+        onyx_config(
+            inputs=[Input("velocity", parent="acceleration_prediction", relation="derivative")],
+            control_affine=True,
+        )
+    with pytest.raises(ValidationError, match="control_affine needs at least one external input"):
+        onyx_config(outputs=[Output("y")], inputs=[Input("u")], control_affine=True)
 
 
 def test_an_ensemble_simulates_its_members_mean_and_trains_each_on_its_own_rows():

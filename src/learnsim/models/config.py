@@ -42,6 +42,15 @@ class ModelConfigBase(StrictModel):
         schema = self.schema
         return sum(2 if schema.is_angle(f.name) else 1 for f in self.inputs)
 
+    def network_columns(self) -> list[tuple[str, bool]]:
+        """Per-step network inputs in the order the network sees them: (input name, whether it is external).
+        Plain inputs in config order, then the sine, then the cosine of each angle input (see
+        ``SimulatorModel.encode_window``)."""
+        schema = self.schema
+        plain = [f for f in self.inputs if not schema.is_angle(f.name)]
+        angles = [f for f in self.inputs if schema.is_angle(f.name)]
+        return [(f.name, f.parent is None) for f in (*plain, *angles, *angles)]
+
     @property
     def n_direct_outputs(self) -> int:
         return sum(1 for f in self.outputs if f.parent is None)

@@ -59,6 +59,14 @@ class MLPConfig(ModelConfigBase):
         "training each member learns from its own share of every batch's rows; a step costs about one MLP "
         "of the batch, a free run one per member. Measured in benchmarks/README.md: not the recipe's default.",
     )
+    control_affine: bool = Field(
+        default=False,
+        description="Make the output affine in the external inputs u: f(s) + G(s) u, where the hidden layers "
+        "see only the rest of the window s (states and fed-back outputs) and give both f and the gains G "
+        "(outputs x external inputs of the window). Newton's law for forces and torques, motors under "
+        "voltage: the network does not have to learn that the inputs act linearly. The linear skip still sees "
+        "the whole window. Needs an external input and another input.",
+    )
     extrapolation: Literal["network", "linear"] = Field(
         default="network",
         description="Outside the training range: 'network' evaluates the whole network; 'linear' fades the "
@@ -72,6 +80,17 @@ class MLPConfig(ModelConfigBase):
             raise ValueError("extrapolation 'linear' needs linear_skip: true (the part it degrades to)")
         return self
 
+    @model_validator(mode="after")
+    def _affine_needs_both_parts(self):
+        if self.control_affine:
+            external = [is_external for _, is_external in self.network_columns()]
+            if all(external) or not any(external):
+                raise ValueError(
+                    "control_affine needs at least one external input (no parent) and one other input: "
+                    "the output is affine in the first, with gains that depend on the others"
+                )
+        return self
+
 
 class MLP(nn.Module):
     # Width of the fade beyond the training range, in normalised units (1 = one scale, e.g. one std).
@@ -80,7 +99,16 @@ class MLP(nn.Module):
     def __init__(self, config: MLPConfig):
         super().__init__()
         flat = config.sequence_length * config.n_network_inputs
-        width = flat
+        self.n_out = config.n_direct_outputs
+        self.affine = config.control_affine
+        width, head = flat, self.n_out
+        if self.affine:  # columns of the flattened (L * F) window: external inputs u and the rest s
+            external = [is_external for _, is_external in config.network_columns()] * config.sequence_length
+            u = [i for i, is_external in enumerate(external) if is_external]
+            s = [i for i, is_external in enumerate(external) if not is_external]
+            self.register_buffer("u_columns", torch.tensor(u, dtype=torch.long), persistent=False)
+            self.register_buffer("s_columns", torch.tensor(s, dtype=torch.long), persistent=False)
+            width, head = len(s), self.n_out * (1 + len(u))  # f (n_out) and G (n_out x n_u), row-major
         layers: list[nn.Module] = []
         for _ in range(config.hidden_layers):
             layers += [
@@ -90,7 +118,7 @@ class MLP(nn.Module):
             if config.dropout > 0:
                 layers.append(nn.Dropout(config.dropout))
             width = config.hidden_size
-        layers.append(nn.Linear(width, config.n_direct_outputs, bias=config.bias))
+        layers.append(nn.Linear(width, head, bias=config.bias))
         self.layers = nn.Sequential(*layers)
         self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
         self.fade = config.extrapolation == "linear"
@@ -101,7 +129,13 @@ class MLP(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # z: (B, L, F) normalized window -> (B, n_direct_outputs) normalized outputs
         flat = z.flatten(1)
-        out = self.layers(flat)
+        if self.affine:
+            u = flat.index_select(1, self.u_columns)  # (B, n_u)
+            h = self.layers(flat.index_select(1, self.s_columns))  # (B, n_out * (1 + n_u))
+            gains = h[:, self.n_out :].unflatten(1, (self.n_out, -1))  # (B, n_out, n_u)
+            out = h[:, : self.n_out] + (gains * u[:, None, :]).sum(-1)
+        else:
+            out = self.layers(flat)
         if self.fade:  # (B, 1) trust in the hidden layers: 1 inside the range, -> 0 far outside
             excess = (flat - self.high).clamp(min=0) + (self.low - flat).clamp(min=0)
             out = out * torch.exp(-excess.amax(1, keepdim=True).square() / (2 * self.FADE_WIDTH**2))
@@ -123,8 +157,9 @@ class MLP(nn.Module):
         self.skip.weight.copy_(weight)
         last = self.layers[-1]
         last.weight.zero_()
-        if last.bias is not None:
-            last.bias.copy_(bias)
+        if last.bias is not None:  # control-affine: f takes the bias, the gains start at zero
+            last.bias.zero_()
+            last.bias[: self.n_out].copy_(bias)
         return True
 
 
