@@ -16,7 +16,8 @@ Runs go to worker processes with one thread each (two torch processes with two t
 slow each other down); the table gives mean and half the range over seeds, and every run is appended to
 ``--out`` as a JSON line.
 
-    python benchmarks/accuracy.py [--systems arm,cartpole,friction,oscillator,pendulum,silverbox]
+    python benchmarks/accuracy.py
+        [--systems arm,cartpole,cart_double_pendulum,friction,oscillator,pendulum,silverbox]
         [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--warmup N] [--workers 2]
         [--episodes N (small data)] [--test-scale S (test inputs S times the training excitation)]
 """
@@ -312,7 +313,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--systems", default="arm,cartpole,friction,oscillator,pendulum,silverbox")
+    parser.add_argument(
+        "--systems", default="arm,cartpole,cart_double_pendulum,friction,oscillator,pendulum,silverbox"
+    )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(

@@ -25,7 +25,7 @@ import torch
 
 TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
 # Example systems recorded as episodes with a derivative chain (the single recordings have no episodes to hold out)
-EPISODIC = ("arm", "cartpole", "friction", "oscillator", "pendulum")
+EPISODIC = ("arm", "cartpole", "cart_double_pendulum", "friction", "oscillator", "pendulum")
 
 
 def design(system: str, episodes: int, seed: int = 100):

@@ -5,12 +5,19 @@ import pytest
 from helpers import onyx_config
 
 from learnsim import ConfigError, Input, MLPConfig, Output, example_dataset, example_features
-from learnsim.data.examples import arm
+from learnsim.data.examples import arm, cart_double_pendulum
 from learnsim.train.recipe import estimate_integration, resolve_dt, resolve_features
 
 
 @pytest.mark.parametrize(
-    "system, substeps", [("oscillator", 1), ("friction", 10), ("cartpole", 5), ("arm", arm.SUBSTEPS)]
+    "system, substeps",
+    [
+        ("oscillator", 1),
+        ("friction", 10),
+        ("cartpole", 5),
+        ("arm", arm.SUBSTEPS),
+        ("cart_double_pendulum", cart_double_pendulum.SUBSTEPS),
+    ],
 )
 def test_integration_weight_estimated_from_frame_skip_data(system, substeps):
     """A simulator taking k substeps per recorded row moves positions by w = (k + 1) / 2k of the new velocity
@@ -135,8 +142,9 @@ def test_the_width_and_activation_follow_the_training_rows_unless_given():
     features = example_features("oscillator")  # a derivative chain
     narx = {"outputs": [{"name": "dy"}], "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}]}
     assert (SMALL_DATA_ROWS, SMALL_WIDTH) == (10_000, 32)
-    small, large = resolve_size(MLPConfig(**features), SMALL_DATA_ROWS - 1), resolve_size(
-        MLPConfig(**features), SMALL_DATA_ROWS
+    small, large = (
+        resolve_size(MLPConfig(**features), SMALL_DATA_ROWS - 1),
+        resolve_size(MLPConfig(**features), SMALL_DATA_ROWS),
     )
     assert (small.hidden_size, small.activation) == (32, "silu")
     assert (large.hidden_size, large.activation) == (128, "silu_relu")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from learnsim.data.examples.excitation import excitation, setpoints
+from learnsim.data.examples.excitation import cart_position_control
 from learnsim.data.examples.mechanics import flatten, record
 from learnsim.features import Input, Output
 
@@ -37,15 +37,9 @@ def generate(
     rng: np.random.Generator, episodes: int, steps: int, dt: float, scale: float = 1.0
 ) -> dict[str, np.ndarray]:
     frames = steps + 1
-    push = excitation(rng, episodes, frames, dt, amplitude=6.0 * scale)
-    targets = setpoints(rng, episodes, frames, dt, low=[-1.0], high=[1.0])[..., 0]
-    stiffness, damping = rng.uniform(4.0, 15.0, episodes), rng.uniform(2.0, 6.0, episodes)
+    control = cart_position_control(rng, episodes, frames, dt, scale, FORCE_LIMIT)
     q0 = np.stack([rng.uniform(-0.5, 0.5, episodes), rng.uniform(-np.pi, np.pi, episodes)], axis=1)
     qd0 = np.stack([rng.uniform(-0.5, 0.5, episodes), rng.uniform(-2, 2, episodes)], axis=1)
-
-    def control(k, q, qd):
-        force = stiffness * (targets[:, k] - q[:, 0]) - damping * qd[:, 0] + push[:, k]
-        return np.clip(force, -FORCE_LIMIT, FORCE_LIMIT)[:, None]
 
     rows = record(acceleration, control, q0, qd0, steps, dt, SUBSTEPS, angles=np.array([False, True]))
     names = {"q": ["x", "theta"], "v": ["x_dot", "theta_dot"], "a": ["x_acc", "theta_acc"], "u": ["force"]}

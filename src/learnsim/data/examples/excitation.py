@@ -42,3 +42,20 @@ def closed_loop_mask(rng: np.random.Generator, episodes: int, fraction: float) -
     mask = np.zeros(episodes, dtype=bool)
     mask[rng.permutation(episodes)[: int(round(fraction * episodes))]] = True
     return mask
+
+
+def cart_position_control(
+    rng: np.random.Generator, episodes: int, frames: int, dt: float, scale: float, limit: float
+):
+    """A cart's PD controller tracking random set-points in [-1, 1] m while a random force (amplitude 6 N x
+    ``scale``) pushes it, gains drawn per episode: control(frame, q, qd) -> force (E, 1), clipped at
+    ``limit``; the cart's position and velocity are coordinate 0."""
+    push = excitation(rng, episodes, frames, dt, amplitude=6.0 * scale)
+    targets = setpoints(rng, episodes, frames, dt, low=[-1.0], high=[1.0])[..., 0]
+    stiffness, damping = rng.uniform(4.0, 15.0, episodes), rng.uniform(2.0, 6.0, episodes)
+
+    def control(k, q, qd):
+        force = stiffness * (targets[:, k] - q[:, 0]) - damping * qd[:, 0] + push[:, k]
+        return np.clip(force, -limit, limit)[:, None]
+
+    return control

@@ -1,0 +1,59 @@
+"""The built-in example systems: their physics and their data."""
+
+import numpy as np
+import pytest
+
+from learnsim import MLPConfig
+from learnsim.data.examples import SYSTEMS, cart_double_pendulum, example_dataset, example_features
+from learnsim.data.validate import validate_dataset
+
+
+def rk4(acceleration, q, v, h, steps):
+    """q, v (E, n) after ``steps`` classic Runge-Kutta steps of h with zero input."""
+    u = np.zeros((len(q), 1))
+    f = lambda q, v: (v, acceleration(q, v, u))  # noqa: E731
+    for _ in range(steps):
+        k1 = f(q, v)
+        k2 = f(q + h / 2 * k1[0], v + h / 2 * k1[1])
+        k3 = f(q + h / 2 * k2[0], v + h / 2 * k2[1])
+        k4 = f(q + h * k3[0], v + h * k3[1])
+        q = q + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+        v = v + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+    return q, v
+
+
+def double_pendulum_energy(q, v):
+    """(E,) kinetic plus potential energy of the cart and the two point masses (angles from upright)."""
+    m = cart_double_pendulum
+    t1, t2, x_dot, w1, w2 = q[:, 1], q[:, 2], v[:, 0], v[:, 1], v[:, 2]
+    v1 = (x_dot + m.LINK1 * np.cos(t1) * w1, -m.LINK1 * np.sin(t1) * w1)
+    v2 = (v1[0] + m.LINK2 * np.cos(t2) * w2, v1[1] - m.LINK2 * np.sin(t2) * w2)
+    kinetic = m.CART * x_dot**2 + m.MASS1 * (v1[0] ** 2 + v1[1] ** 2) + m.MASS2 * (v2[0] ** 2 + v2[1] ** 2)
+    height1, height2 = m.LINK1 * np.cos(t1), m.LINK1 * np.cos(t1) + m.LINK2 * np.cos(t2)
+    return kinetic / 2 + m.GRAVITY * (m.MASS1 * height1 + m.MASS2 * height2)
+
+
+def test_the_cart_double_pendulum_conserves_energy_without_friction(monkeypatch):
+    monkeypatch.setattr(cart_double_pendulum, "CART_FRICTION", 0.0)
+    monkeypatch.setattr(cart_double_pendulum, "JOINT_DAMPING", 0.0)
+    q = np.array([[0.0, 2.0, -1.0], [0.3, -0.5, 3.0]])
+    v = np.array([[0.3, 0.5, -0.2], [-1.0, 2.0, 1.0]])
+    q1, v1 = rk4(cart_double_pendulum.acceleration, q, v, 1e-3, 2000)  # 2 s of chaotic swinging
+    assert np.abs(q1 - q).max() > 1.0  # it moved
+    np.testing.assert_allclose(
+        double_pendulum_energy(q1, v1), double_pendulum_energy(q, v), rtol=1e-6, atol=1e-6
+    )
+    monkeypatch.setattr(cart_double_pendulum, "JOINT_DAMPING", 0.05)
+    q2, v2 = rk4(cart_double_pendulum.acceleration, q, v, 1e-3, 2000)
+    assert (
+        double_pendulum_energy(q2, v2) < double_pendulum_energy(q, v) - 1e-3
+    ).all()  # damping takes energy
+
+
+@pytest.mark.parametrize("system", list(SYSTEMS))
+def test_every_example_dataset_is_clean_for_its_features(system):
+    dataset = example_dataset(system, episodes=3, steps=120)
+    report = validate_dataset(dataset, MLPConfig(**example_features(system), dt=dataset.dt))
+    assert report.ok and not report.warnings, (report.errors, report.warnings)
+    for name in dataset.feature_names:  # every column moves: no input or state left at zero
+        assert np.ptp(np.asarray(dataset.columns[name])) > 0, name
