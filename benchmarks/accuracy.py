@@ -40,9 +40,9 @@ SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
-    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "fade", "linear-start-fade"),
+    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "members1", "members3", "affine"),
+    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine"),
 )
 
 
@@ -77,8 +77,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"members": 3}, {}
     if method == "affine":  # the default with the output affine in the external inputs (control_affine)
         return {"control_affine": True}, {}
-    if method == "onestep3":  # the default with the teacher-forced term weighted 3x
-        return {}, {"rollout": {"one_step_weight": 3.0}}
+    if method in ("onestep3", "onestep10"):  # the default with the teacher-forced term weighted 3x / 10x
+        return {}, {"rollout": {"one_step_weight": float(method.removeprefix("onestep"))}}
     if method == "mix-onestep3":  # the default with the horizon mix and the teacher-forced term weighted 3x
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
     if method == "fade":  # the default with the hidden layers faded out beyond the training range
@@ -102,8 +102,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"activation": "silu_relu"}, {"rollout": {"weighting": "balanced"}}
     if method == "onestep-arch":  # the default's network and selection, trained on the one-step loss only
         return {}, {"rollout": None}
-    if method == "width32":  # the default with 32-wide hidden layers instead of 128
-        return {"hidden_size": 32}, {}
+    if method in ("width32", "width128"):  # the default with hidden layers this wide, whatever the data size
+        return {"hidden_size": int(method.removeprefix("width"))}, {}
     if method.startswith("ema"):  # the default, evaluating and saving a moving average of the weights
         return {}, {"rollout": {"ema_decay": float(method.removeprefix("ema"))}}
     if method.startswith("window"):  # the default with a shorter history window
