@@ -117,7 +117,14 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
         RunConfig(
             dataset="d",
             model_name="old",
-            model=MLPConfig(**features, sequence_length=16, hidden_size=128, activation="tanh", members=2),
+            model=MLPConfig(
+                **features,
+                sequence_length=16,
+                hidden_size=128,
+                activation="tanh",
+                members=2,
+                control_affine=True,
+            ),
             # selected by validation loss: no linear candidate (a 1-member linear map) takes its place
             training=training.model_copy(update={"checkpoint_type": "single_step"}),
         ),
@@ -134,6 +141,9 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
     assert new.model.config.hidden_size == 128  # nor the small-data width its 240 rows would get
     assert new.model.config.activation == "tanh"  # nor the activation the recipe gives small data
     assert new.model.config.members == 2 and len(new.model.network.members) == 2  # nor the default 1
+    assert (
+        new.model.config.control_affine and new.model.network.members[0].affine
+    )  # its gain head fits only it
 
 
 def test_the_width_and_activation_follow_the_training_rows_unless_given():
