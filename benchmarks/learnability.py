@@ -23,6 +23,8 @@ import time
 import numpy as np
 import torch
 
+from learnsim.models.mlp import affine_in_inputs
+
 TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
 # Example systems recorded as episodes with a derivative chain (the single recordings have no episodes to hold out)
 EPISODIC = ("arm", "cartpole", "cart_double_pendulum", "friction", "oscillator", "pendulum")
@@ -61,9 +63,7 @@ class ControlAffine(torch.nn.Module):
         self.u, self.s = torch.tensor(np.nonzero(external)[0]), torch.tensor(np.nonzero(~external)[0])
 
     def forward(self, x):  # (B, F) -> (B, n_out)
-        h = self.body(x[:, self.s])
-        gains = h[:, self.n_out :].unflatten(1, (self.n_out, -1))  # (B, n_out, n_u)
-        return h[:, : self.n_out] + (gains * x[:, None, self.u]).sum(-1)
+        return affine_in_inputs(self.body(x[:, self.s]), x[:, self.u], self.n_out)
 
 
 def fit(

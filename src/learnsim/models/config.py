@@ -36,20 +36,24 @@ class ModelConfigBase(StrictModel):
     def schema(self) -> FeatureSchema:
         return FeatureSchema(tuple(self.inputs), tuple(self.outputs))
 
+    def plain_and_angle_inputs(self) -> tuple[list[int], list[int]]:
+        """Indices into ``inputs`` of those the network sees scaled and of the angles it sees as (sin, cos).
+        Per step the network's columns are the plain inputs, then the sines, then the cosines."""
+        schema = self.schema
+        angle = [i for i, f in enumerate(self.inputs) if schema.is_angle(f.name)]
+        return [i for i in range(len(self.inputs)) if i not in angle], angle
+
     @property
     def n_network_inputs(self) -> int:
         """Per-step width the network sees: 1 per input, 2 per angle input (sin, cos)."""
-        schema = self.schema
-        return sum(2 if schema.is_angle(f.name) else 1 for f in self.inputs)
+        plain, angle = self.plain_and_angle_inputs()
+        return len(plain) + 2 * len(angle)
 
     def network_columns(self) -> list[tuple[str, bool]]:
-        """Per-step network inputs in the order the network sees them: (input name, whether it is external).
-        Plain inputs in config order, then the sine, then the cosine of each angle input (see
-        ``SimulatorModel.encode_window``)."""
-        schema = self.schema
-        plain = [f for f in self.inputs if not schema.is_angle(f.name)]
-        angles = [f for f in self.inputs if schema.is_angle(f.name)]
-        return [(f.name, f.parent is None) for f in (*plain, *angles, *angles)]
+        """Per-step network inputs in the order the network sees them (``plain_and_angle_inputs``): (input
+        name, whether it is external)."""
+        plain, angle = self.plain_and_angle_inputs()
+        return [(self.inputs[i].name, self.inputs[i].parent is None) for i in (*plain, *angle, *angle)]
 
     @property
     def n_direct_outputs(self) -> int:

@@ -31,6 +31,13 @@ ACTIVATIONS = {
 }
 
 
+def affine_in_inputs(head: torch.Tensor, u: torch.Tensor, n_out: int) -> torch.Tensor:
+    """f + G u from a head (B, n_out * (1 + n_u)) holding f (B, n_out) then G row-major (B, n_out, n_u), and
+    the inputs u (B, n_u) -> (B, n_out)."""
+    gains = head[:, n_out:].unflatten(1, (n_out, -1))
+    return head[:, :n_out] + (gains * u[:, None, :]).sum(-1)
+
+
 class MLPConfig(ModelConfigBase):
     """MLP simulator: the (sequence_length x inputs) window, flattened, through `hidden_layers` layers."""
 
@@ -130,10 +137,8 @@ class MLP(nn.Module):
         # z: (B, L, F) normalized window -> (B, n_direct_outputs) normalized outputs
         flat = z.flatten(1)
         if self.affine:
-            u = flat.index_select(1, self.u_columns)  # (B, n_u)
             h = self.layers(flat.index_select(1, self.s_columns))  # (B, n_out * (1 + n_u))
-            gains = h[:, self.n_out :].unflatten(1, (self.n_out, -1))  # (B, n_out, n_u)
-            out = h[:, : self.n_out] + (gains * u[:, None, :]).sum(-1)
+            out = affine_in_inputs(h, flat.index_select(1, self.u_columns), self.n_out)
         else:
             out = self.layers(flat)
         if self.fade:  # (B, 1) trust in the hidden layers: 1 inside the range, -> 0 far outside

@@ -32,8 +32,7 @@ class SimulatorModel(nn.Module):
         # training range of each input (physical units): out-of-range reporting and networks that fade
         self.register_buffer("input_low", torch.full((len(config.inputs),), -torch.inf))
         self.register_buffer("input_high", torch.full((len(config.inputs),), torch.inf))
-        angle = [i for i, f in enumerate(config.inputs) if self.schema.is_angle(f.name)]
-        plain = [i for i in range(len(config.inputs)) if i not in angle]
+        plain, angle = config.plain_and_angle_inputs()
         self._has_angle_inputs = bool(angle)
         self.register_buffer("_angle_inputs", torch.tensor(angle, dtype=torch.long), persistent=False)
         self.register_buffer("_plain_inputs", torch.tensor(plain, dtype=torch.long), persistent=False)
