@@ -97,3 +97,42 @@ def test_underivable_output_is_a_clear_error():
     config = MLPConfig(outputs=[Output("y")], inputs=[Input("u")], dt=0.1)
     with pytest.raises(DataError, match="output 'y' has no dataset column 'y'"):
         direct_targets(ds, config)
+
+
+def _deleted_maps_in(directory) -> int:
+    """Mappings of this process onto unlinked files in ``directory``."""
+    with open("/proc/self/maps") as maps:
+        return sum(str(directory) in line and "(deleted)" in line for line in maps)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_large_stored_rows_are_mapped_from_a_nameless_file_and_equal_the_in_memory_rows(monkeypatch):
+    from learnsim.data import windows
+    from learnsim.store.datasets import load_dataset, save_dataset
+
+    save_dataset("osc", example_dataset("oscillator", episodes=4, steps=300))
+    stored = load_dataset("osc")
+    directory = stored.columns["position"].filename.parent
+    config = onyx_config()
+    split = split_rows(stored.episode_bounds(), 0.5, 0, config.sequence_length, seed=0)
+    in_memory = WindowedData.build(stored, config, split)
+    before = _deleted_maps_in(directory)
+    assert before == 0
+    monkeypatch.setattr(windows, "MAP_ABOVE_BYTES", 0)
+    mapped = WindowedData.build(stored, config, split)
+    assert _deleted_maps_in(directory) == before + 2  # inputs and targets, each its own unlinked file
+    assert sorted(p.name for p in directory.iterdir()) == sorted(  # nothing named was left beside the columns
+        p.name for p in directory.iterdir() if not p.name.startswith("tmp")
+    )
+    assert torch.equal(mapped.inputs, in_memory.inputs) and torch.equal(mapped.targets, in_memory.targets)
+    starts = torch.tensor([0, 17, 300])
+    for a, b in zip(mapped.gather(starts), in_memory.gather(starts), strict=True):
+        assert torch.equal(a, b)
+    # a dataset in memory (not stored) is never mapped, whatever its size
+    plain = WindowedData.build(example_dataset("oscillator", episodes=4, steps=300), config, split)
+    assert _deleted_maps_in(directory) == before + 2 and torch.equal(plain.inputs, in_memory.inputs)
+    del mapped
+    import gc
+
+    gc.collect()
+    assert _deleted_maps_in(directory) == 0  # freed with the data: the file's space goes back

@@ -4,11 +4,18 @@ All rows live on the training device as ``inputs`` (N, n_inputs) and ``targets``
 physical units. A sample is a window start row ``s``: the model reads rows s .. s+L-1, the target is row
 s+L. Starts are only kept where the L+1 rows lie inside one split segment, so windows never cross an
 episode or split boundary. A batch is one gather, not B Python ``__getitem__`` calls.
+
+On CPU, rows of a stored (memory-mapped) dataset larger than MAP_ABOVE_BYTES are written once to an unlinked
+file beside its columns and memory-mapped, not held in anonymous memory: the OS pages them in as windows
+are gathered and may drop them again, so a dataset larger than memory still trains, and a killed run leaves
+no file behind (it has no name).
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -64,6 +71,30 @@ def window_starts(segments: list[Segment], length: int) -> np.ndarray:
     return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
 
 
+# Size (bytes) above which a stored dataset's float32 rows are memory-mapped from an unlinked file instead of
+# held in memory. Below it a file buys nothing: the rows fit, and page faults would only cost time.
+MAP_ABOVE_BYTES = 64 << 20
+
+
+def row_buffer(shape: tuple[int, int], dataset, mapped: bool = True) -> np.ndarray:
+    """An empty float32 array of ``shape``: memory-mapped from an unlinked temporary file beside the
+    dataset's columns when ``mapped``, the dataset is stored (its columns are memory maps) and the array is
+    larger than MAP_ABOVE_BYTES; otherwise ordinary memory."""
+    directory = next((Path(c.filename).parent for c in dataset.columns.values() if _mapped_file(c)), None)
+    if not mapped or directory is None or 4 * shape[0] * shape[1] <= MAP_ABOVE_BYTES:
+        return np.empty(shape, dtype=np.float32)
+    try:  # beside the columns: the same file system, which holds the dataset; else the system's temp dir
+        handle = tempfile.TemporaryFile(dir=directory)
+    except OSError:
+        handle = tempfile.TemporaryFile()
+    with handle:  # the mapping keeps the (nameless) file alive until the array is freed
+        return np.memmap(handle, dtype=np.float32, mode="w+", shape=shape)
+
+
+def _mapped_file(values) -> bool:
+    return isinstance(values, np.memmap) and values.filename is not None
+
+
 @dataclass
 class WindowedData:
     """Device tensors of every row, and window starts per split."""
@@ -78,11 +109,12 @@ class WindowedData:
     def build(cls, dataset, config, split: Split, device="cpu", dtype=torch.float32) -> WindowedData:
         # (N, n_inputs) float32 filled a column at a time: a stored dataset's columns are memory maps, and
         # stacking them first would hold a float64 copy of every input column at once
-        inputs = np.empty((dataset.n_rows, len(config.inputs)), dtype=np.float32)
+        mapped = torch.device(device).type == "cpu"  # a device copy has to fit on the device anyway
+        inputs = row_buffer((dataset.n_rows, len(config.inputs)), dataset, mapped)
         for i, f in enumerate(config.inputs):
             inputs[:, i] = dataset.columns[f.column]
             release_pages(dataset.columns[f.column])
-        targets = np.empty((dataset.n_rows, len(config.schema.direct_outputs)), dtype=np.float32)
+        targets = row_buffer((dataset.n_rows, len(config.schema.direct_outputs)), dataset, mapped)
         for j, (column, source) in enumerate(direct_target_columns(dataset, config)):
             targets[:, j] = column
             release_pages(source)
