@@ -42,7 +42,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine"),
+    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256"),
 )
 
 
@@ -106,6 +106,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"hidden_size": int(method.removeprefix("width"))}, {}
     if method.startswith("ema"):  # the default, evaluating and saving a moving average of the weights
         return {}, {"rollout": {"ema_decay": float(method.removeprefix("ema"))}}
+    if method.startswith("horizon"):  # the default with a longer last stage of the rollout curriculum
+        return {}, {"rollout": {"max_horizon": int(method.removeprefix("horizon"))}}
     if method.startswith("window"):  # the default with a shorter history window
         return {"sequence_length": int(method.removeprefix("window"))}, {}
     return {}, {}
