@@ -136,3 +136,20 @@ def test_large_stored_rows_are_mapped_from_a_nameless_file_and_equal_the_in_memo
 
     gc.collect()
     assert _deleted_maps_in(directory) == 0  # freed with the data: the file's space goes back
+
+
+def test_runs_equal_indexing_row_by_row_including_views_and_the_last_run():
+    from learnsim.data.windows import runs
+
+    values = torch.arange(60.0).reshape(20, 3)
+    starts = torch.tensor([0, 5, 15, 15])  # 15 is the last start of a 5-row run
+    expected = values[starts[:, None] + torch.arange(5)]
+    assert torch.equal(runs(values, starts, 5), expected)
+    tail = values[4:]  # a view with a storage offset
+    assert torch.equal(runs(tail, torch.tensor([0, 11]), 5), tail[torch.tensor([0, 11])[:, None] + torch.arange(5)])
+    columns = values.t().contiguous().t()  # not row-major
+    assert torch.equal(runs(columns, starts, 5), expected)
+    with pytest.raises(IndexError):
+        runs(values, torch.tensor([16]), 5)  # past the end: an error, never rows of another run
+    with pytest.raises(IndexError):
+        runs(values[:3], torch.tensor([0]), 5)  # shorter than one run

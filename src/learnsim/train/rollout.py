@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from learnsim.data.windows import window_starts
+from learnsim.data.windows import runs, window_starts
 from learnsim.features import wrap_where
 from learnsim.simulate import rollout
 from learnsim.train import distributed
@@ -124,8 +124,7 @@ def rollout_loss(
     if config.noise_std > 0 and len(step.state_index):
         noise = shard.take(torch.randn(len(starts), L, len(step.state_index), generator=generator))
     starts = shard.take(starts)
-    rows = starts[:, None] + torch.arange(L + horizon, device=starts.device)  # (B, L + H)
-    recorded = data.inputs[rows]  # (B, L + H, n_in)
+    recorded = runs(data.inputs, starts, L + horizon)  # (B, L + H, n_in)
     history = recorded[:, :L]
     if noise is not None:
         noise = noise.to(history.device)
@@ -139,7 +138,7 @@ def rollout_loss(
         residuals.append(error / model.input_scaler.scale[step.state_index])
     if config.loss_on in ("outputs", "both") or not len(step.state_index):
         predicted = model.output_scaler.normalize(outputs.index_select(2, step.direct_index))
-        target = targets_normalized[rows[:, L:]]  # (B, H, n_direct)
+        target = runs(targets_normalized, starts + L, horizon)  # (B, H, n_direct)
         residuals.append(model.wrap_output_residual(predicted - target))
     residual = torch.cat(residuals, dim=2)  # (B, H, n_features)
     per_step = elementwise(loss_kind, residual).mean(dim=(0, 2))  # (H,)
