@@ -146,7 +146,9 @@ def test_runs_equal_indexing_row_by_row_including_views_and_the_last_run():
     expected = values[starts[:, None] + torch.arange(5)]
     assert torch.equal(runs(values, starts, 5), expected)
     tail = values[4:]  # a view with a storage offset
-    assert torch.equal(runs(tail, torch.tensor([0, 11]), 5), tail[torch.tensor([0, 11])[:, None] + torch.arange(5)])
+    assert torch.equal(
+        runs(tail, torch.tensor([0, 11]), 5), tail[torch.tensor([0, 11])[:, None] + torch.arange(5)]
+    )
     columns = values.t().contiguous().t()  # not row-major
     assert torch.equal(runs(columns, starts, 5), expected)
     with pytest.raises(IndexError):
