@@ -42,7 +42,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256"),
+    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments"),
 )
 
 
@@ -75,6 +75,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"members": 1}, {}
     if method == "members3":  # the default as an ensemble of 3 MLPs (see benchmarks/README.md)
         return {"members": 3}, {}
+    if method == "increments":  # the default with delta inputs' history shown as scaled steps
+        return {"increments": True}, {}
     if method == "affine":  # the default with the output affine in the external inputs (control_affine)
         return {"control_affine": True}, {}
     if method in ("onestep3", "onestep10"):  # the default with the teacher-forced term weighted 3x / 10x

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import torch
-from export.conftest import FAMILIES, SCHEMAS, build
+from export.conftest import CASES, SCHEMAS, build
 
 from learnsim import capture
 from learnsim.simulate import SMALL_BATCH, rollout
@@ -40,9 +40,6 @@ def _capture_on():
     capture.set_capture(True)
     yield
     capture.set_capture(True)
-
-
-CASES = [(f, s) for f in FAMILIES for s in SCHEMAS]
 
 
 @pytest.mark.parametrize(("family", "schema"), CASES, ids=[f"{f}-{s}" for f, s in CASES])

@@ -27,15 +27,22 @@ def relations_schema() -> dict:
     }
 
 
+def narx_schema() -> dict:
+    """The output's change predicted and fed back through 'delta' (Silverbox's form), for increments."""
+    return {"outputs": [Output("dy")], "inputs": [Input("y", parent="dy", relation="delta"), Input("u")]}
+
+
 SCHEMAS = {
     "derivative": lambda: example_features("oscillator"),
     "angles": lambda: example_features("arm"),
     "delta_equal_derived": relations_schema,
+    "narx": narx_schema,
 }
 FAMILIES = {
     "mlp": {"type": "mlp", "hidden_size": 16},
     "mlp-silu_relu": {"type": "mlp", "hidden_size": 16, "activation": "silu_relu"},
     "mlp-affine": {"type": "mlp", "hidden_size": 16, "control_affine": True},
+    "mlp-increments": {"type": "mlp", "hidden_size": 16, "increments": True},
     "gru": {"type": "rnn", "rnn_type": "GRU", "hidden_size": 8},
     "lstm": {"type": "rnn", "rnn_type": "LSTM", "hidden_size": 8},
     "rnn": {"type": "rnn", "rnn_type": "RNN", "hidden_size": 8},
@@ -52,7 +59,15 @@ def build(family: str, schema: str, seed: int = 0):
     with torch.no_grad():
         for name, parameter in model.network.named_parameters():  # small, unbiased: no drift in 200 steps
             parameter.mul_(0.0 if name.endswith("bias") else 0.01)
+        if config.type == "mlp" and config.increments:
+            model.network.step_gain.fill_(3.0)  # as set_statistics would: the export must carry it
     return model
+
+
+# Increments need a 'delta' input, which only the narx schema has; the others are checked on the rest.
+CASES = [(f, s) for f in FAMILIES for s in SCHEMAS if (f == "mlp-increments") == (s == "narx")] + [
+    ("mlp", "narx")
+]
 
 
 @pytest.fixture

@@ -15,6 +15,14 @@ def family_configs():
         "mlp": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32),
         "mlp-ensemble": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32, members=3),
         "mlp-affine": onyx_config(sequence_length=6, hidden_layers=2, hidden_size=32, control_affine=True),
+        "mlp-increments": onyx_config(
+            sequence_length=6,
+            hidden_layers=2,
+            hidden_size=32,
+            outputs=[Output("dy")],
+            inputs=[Input("y", parent="dy", relation="delta"), Input("v"), Input("u")],
+            increments=True,
+        ),
         "rnn-gru": RNNConfig(**base, rnn_type="GRU", hidden_layers=2, hidden_size=32),
         "rnn-lstm": RNNConfig(**base, rnn_type="LSTM", hidden_layers=1, hidden_size=32),
         "rnn-plain": RNNConfig(**base, rnn_type="RNN", hidden_layers=1, hidden_size=32),
@@ -170,6 +178,48 @@ def test_a_control_affine_mlp_starts_from_a_linear_map_and_refuses_schemas_witho
         )
     with pytest.raises(ValidationError, match="control_affine needs at least one external input"):
         onyx_config(outputs=[Output("y")], inputs=[Input("u")], control_affine=True)
+
+
+def narx_config(**overrides):
+    """Silverbox-style: the output's change predicted, the output fed back through 'delta', one input u."""
+    fields = dict(
+        outputs=[Output("dy")],
+        inputs=[Input("y", parent="dy", relation="delta"), Input("u")],
+        dt=0.01,
+        sequence_length=5,
+        hidden_size=16,
+    )
+    return onyx_config(**fields | overrides)
+
+
+def test_increments_show_the_hidden_layers_a_delta_inputs_steps_scaled_to_its_output():
+    model = model_from_config(narx_config(increments=True))
+    stats = {"y": (0.3, 2.0), "u": (0.0, 5.0), "dy": (0.0, 0.01)}
+    model.set_statistics(stats)
+    torch.testing.assert_close(model.network.step_gain, torch.tensor([200.0, 1.0]))  # 2.0 / 0.01; u: 1
+    y = 0.3 + torch.cumsum(torch.full((2, 5), 0.01), 1)  # (B, L): y climbs by one dy-scale per row
+    window = torch.stack([y, torch.randn(2, 5)], -1)
+    seen = []
+    model.network.layers[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    model(window)
+    z = model.encode_window(window)
+    seen = seen[0].unflatten(1, (5, 2))  # (B, L, F) the hidden layers' input
+    torch.testing.assert_close(seen[:, :4, 0], torch.ones(2, 4))  # each step 0.01 / the dy scale 0.01
+    torch.testing.assert_close(seen[:, 4, 0], z[:, 4, 0])  # the newest y itself
+    torch.testing.assert_close(seen[..., 1], z[..., 1])  # u unchanged
+
+
+def test_increments_start_from_the_same_linear_map_and_need_a_delta_input():
+    model = model_from_config(narx_config(increments=True))
+    model.set_statistics({"y": (0.3, 2.0), "u": (0.0, 5.0), "dy": (0.0, 0.01)})
+    weight, bias = torch.randn(1, 5 * 2), torch.tensor([0.5])
+    assert model.network.start_from_linear(weight, bias)
+    z = torch.randn(6, 5, 2)
+    torch.testing.assert_close(model.network(z), z.flatten(1) @ weight.T + bias)  # the raw window's map
+    with pytest.raises(ValidationError, match="increments needs an input with relation 'delta'"):
+        onyx_config(increments=True)  # a derivative chain: nothing is fed back through 'delta'
+    with pytest.raises(ValidationError, match="increments needs an input with relation 'delta'"):
+        narx_config(increments=True, sequence_length=1)
 
 
 def test_an_ensemble_simulates_its_members_mean_and_trains_each_on_its_own_rows():

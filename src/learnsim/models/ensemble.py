@@ -46,6 +46,10 @@ class Ensemble(nn.Module):
         for member in self.members:
             member.set_input_range(low, high)
 
+    def set_step_gain(self, gain: torch.Tensor) -> None:
+        for member in self.members:
+            member.set_step_gain(gain)
+
     @torch.no_grad()
     def start_from_linear(self, weight: torch.Tensor, bias: torch.Tensor) -> bool:
         """Every member starts as the linear map (see the member's ``start_from_linear``)."""

@@ -74,6 +74,14 @@ class MLPConfig(ModelConfigBase):
         "voltage: the network does not have to learn that the inputs act linearly. The linear skip still sees "
         "the whole window. Needs an external input and another input.",
     )
+    increments: bool = Field(
+        default=False,
+        description="Show the network a fed-back ('delta') input's history as its steps between the window's "
+        "rows, scaled by the spread of the output that drives them, beside its newest value. The same window "
+        "re-expressed (nothing is lost), so that finely sampled signals, whose steps are a small fraction of "
+        "their range, are not learned through differences of nearly equal inputs. Needs a 'delta' input "
+        "that is not an angle, and sequence_length >= 2.",
+    )
     extrapolation: Literal["network", "linear"] = Field(
         default="network",
         description="Outside the training range: 'network' evaluates the whole network; 'linear' fades the "
@@ -86,6 +94,21 @@ class MLPConfig(ModelConfigBase):
         if self.extrapolation == "linear" and not self.linear_skip:
             raise ValueError("extrapolation 'linear' needs linear_skip: true (the part it degrades to)")
         return self
+
+    @model_validator(mode="after")
+    def _increments_need_a_delta_input(self):
+        if self.increments and not (any(self.increment_columns()) and self.sequence_length >= 2):
+            raise ValueError(
+                "increments needs an input with relation 'delta' that is not an angle, and sequence_length "
+                ">= 2 (the steps between the window's rows of such an input are what it shows the network)"
+            )
+        return self
+
+    def increment_columns(self) -> list[bool]:
+        """Per-step network column (``network_columns`` order): whether it is a fed-back 'delta' input."""
+        plain, angle = self.plain_and_angle_inputs()
+        delta = [self.inputs[i].relation == "delta" and self.inputs[i].parent is not None for i in plain]
+        return delta + [False] * (2 * len(angle))
 
     @model_validator(mode="after")
     def _affine_needs_both_parts(self):
@@ -128,6 +151,11 @@ class MLP(nn.Module):
         layers.append(nn.Linear(width, head, bias=config.bias))
         self.layers = nn.Sequential(*layers)
         self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
+        self.increments = config.increments
+        if self.increments:  # per-step column: a 'delta' input, and its step gain (set with the statistics)
+            mask = torch.tensor(config.increment_columns())
+            self.register_buffer("step_columns", mask, persistent=False)
+            self.register_buffer("step_gain", torch.ones(len(mask)))
         self.fade = config.extrapolation == "linear"
         if self.fade:  # training range of each flattened window entry, normalised; set with the statistics
             self.register_buffer("low", torch.full((flat,), -torch.inf))
@@ -135,16 +163,29 @@ class MLP(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # z: (B, L, F) normalized window -> (B, n_direct_outputs) normalized outputs
-        flat = z.flatten(1)
+        raw = z.flatten(1)
+        flat = self.window_steps(z).flatten(1) if self.increments else raw
         if self.affine:
             h = self.layers(flat.index_select(1, self.s_columns))  # (B, n_out * (1 + n_u))
             out = affine_in_inputs(h, flat.index_select(1, self.u_columns), self.n_out)
         else:
             out = self.layers(flat)
         if self.fade:  # (B, 1) trust in the hidden layers: 1 inside the range, -> 0 far outside
-            excess = (flat - self.high).clamp(min=0) + (self.low - flat).clamp(min=0)
+            excess = (raw - self.high).clamp(min=0) + (self.low - raw).clamp(min=0)
             out = out * torch.exp(-excess.amax(1, keepdim=True).square() / (2 * self.FADE_WIDTH**2))
         return out if self.skip is None else out + self.skip(flat)
+
+    def window_steps(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) window -> (B, L, F): in the 'delta' columns, rows 0 .. L-2 become the steps to the next
+        row times ``step_gain`` (about unit spread); the newest row and the other columns are unchanged."""
+        steps = (z[:, 1:] - z[:, :-1]) * self.step_gain  # (B, L - 1, F)
+        return torch.cat([torch.where(self.step_columns, steps, z[:, :-1]), z[:, -1:]], dim=1)
+
+    def set_step_gain(self, gain: torch.Tensor) -> None:
+        """(F,) factor turning a normalised step of each per-step column into about unit spread (the input's
+        scale over the scale of the output it integrates); only the 'delta' columns use it."""
+        if self.increments:
+            self.step_gain.copy_(gain)
 
     def set_input_range(self, low: torch.Tensor, high: torch.Tensor) -> None:
         """Training range of the normalised per-step network inputs (F,), repeated over the window."""
@@ -159,6 +200,8 @@ class MLP(nn.Module):
         the last hidden-to-output layer starts at zero. False (nothing changed) without a linear skip."""
         if self.skip is None:
             return False
+        if self.increments:  # the skip reads window_steps(z): re-express the map in those columns
+            weight = self._on_steps(weight)
         self.skip.weight.copy_(weight)
         last = self.layers[-1]
         last.weight.zero_()
@@ -166,6 +209,14 @@ class MLP(nn.Module):
             last.bias.zero_()
             last.bias[: self.n_out].copy_(bias)
         return True
+
+    def _on_steps(self, weight: torch.Tensor) -> torch.Tensor:
+        """A linear map of the window z (n_out, L*F) as the same map of window_steps(z). In a step column, with
+        t_k = g (z_{k+1} - z_k) for k < L-1 and t_{L-1} = z_{L-1}: z_k = t_{L-1} - (1/g) sum_{j>=k} t_j, so the
+        newest row takes sum_k W_k and row j < L-1 takes -(1/g) sum_{k<=j} W_k."""
+        w = weight.unflatten(1, (-1, self.step_gain.shape[0]))  # (n_out, L, F)
+        on_steps = torch.cat([-w.cumsum(1)[:, :-1] / self.step_gain, w.sum(1, keepdim=True)], dim=1)
+        return torch.where(self.step_columns, on_steps, w).flatten(1)
 
 
 def mlp_network(config: MLPConfig) -> nn.Module:
