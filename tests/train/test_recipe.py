@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from helpers import onyx_config
 
 from learnsim import ConfigError, Input, MLPConfig, Output, example_dataset, example_features
@@ -144,6 +145,32 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
     assert (
         new.model.config.control_affine and new.model.network.members[0].affine
     )  # its gain head fits only it
+
+
+def test_a_warm_start_keeps_its_models_increments(tmp_path):
+    from learnsim import save_dataset
+    from learnsim.train import RunConfig, TrainingConfig, train
+
+    save_dataset("tanks", example_dataset("tanks", steps=300))
+    training = TrainingConfig(
+        training_iters=4, trackers=[], checkpoint_type="single_step", test_dataset_size=0
+    )
+    features = example_features("tanks")
+    old = train(
+        RunConfig(
+            dataset="tanks", model_name="old", model=MLPConfig(**features, increments=True), training=training
+        ),
+        tmp_path / "old",
+        monitor=False,
+    )
+    new = train(
+        RunConfig(dataset="tanks", model=MLPConfig(**features), training=training),
+        tmp_path / "new",
+        warm_start=f"old@{old.model_version}",
+        monitor=False,
+    )
+    assert new.model.config.increments and new.model.network.increments  # its hidden layers learnt on steps
+    torch.testing.assert_close(new.model.network.step_gain, old.model.network.step_gain)
 
 
 def test_the_width_and_activation_follow_the_training_rows_unless_given():

@@ -110,8 +110,8 @@ def default_window(schema) -> int:
 def resolve_network(config, warm_start=None):
     """``config`` with the MLP's ``sequence_length`` chosen by the recipe when the config leaves it open (an
     MLP, the default family, whose window is its whole view of the past): ``default_window``, or the
-    warm-start model's window, and its width, activation, members and control-affine head too
-    (``warm_start``: its model config; its weights fit only those). What the config gives, or any other
+    warm-start model's window, and its width, activation, members, control-affine head and increments too
+    (``warm_start``: its model config; its weights fit, or mean what they learnt, only with those). What the config gives, or any other
     family, is kept. Needs only the schema, so it runs before the data is windowed; ``resolve_size``
     chooses width and activation from the data."""
     model = config.model
@@ -122,7 +122,7 @@ def resolve_network(config, warm_start=None):
     if "sequence_length" not in given:
         update["sequence_length"] = warm_start.sequence_length if warm_start else default_window(model.schema)
     if warm_start is not None:
-        for name in ("hidden_size", "activation", "members", "control_affine"):
+        for name in ("hidden_size", "activation", "members", "control_affine", "increments"):
             if name not in given:
                 update[name] = getattr(warm_start, name, getattr(model, name))
     if not update:
