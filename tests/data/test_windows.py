@@ -155,3 +155,21 @@ def test_runs_equal_indexing_row_by_row_including_views_and_the_last_run():
         runs(values, torch.tensor([16]), 5)  # past the end: an error, never rows of another run
     with pytest.raises(IndexError):
         runs(values[:3], torch.tensor([0]), 5)  # shorter than one run
+
+
+def test_free_run_evaluation_takes_evenly_spaced_segments_up_to_its_row_budget():
+    from learnsim.evaluate.metrics import spaced_segments, split_batch
+    from learnsim.models import model_from_config
+
+    segments = [(i * 100, i * 100 + 100) for i in range(10)]
+    assert spaced_segments(segments, None) == segments and spaced_segments(segments, 1000) == segments
+    assert spaced_segments(segments, 500) == segments[::2]  # 500 of 1000 rows
+    assert spaced_segments(segments, 300) == segments[::4]  # stride 4: 300 rows (stride 3 would be 400)
+    assert spaced_segments(segments, 1) == segments[:1]  # never none
+    ds = example_dataset("oscillator", episodes=20, steps=100)
+    config = onyx_config()
+    split = split_rows(ds.episode_bounds(), 0.5, 0, config.sequence_length, seed=0)
+    data = WindowedData.build(ds, config, split)
+    model = model_from_config(config)
+    assert split_batch(model, data, "val", 1000).inputs.shape[0] == 10  # every validation episode
+    assert split_batch(model, data, "val", 1000, max_rows=500).inputs.shape[0] == 5

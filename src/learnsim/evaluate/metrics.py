@@ -50,30 +50,45 @@ def one_step_metrics(model, data, split: str, loss_fn, max_windows: int, batch_s
     return metrics
 
 
-def split_trajectories(model, data, split: str, horizon: int) -> Trajectories | None:
+def split_trajectories(
+    model, data, split: str, horizon: int, max_rows: int | None = None
+) -> Trajectories | None:
     """Free-run every segment of ``split`` from its first ``sequence_length`` rows (long segments cut into
-    pieces of sequence_length + horizon rows), padded to a common length; None when none is long enough."""
-    batch = split_batch(model, data, split, horizon)
+    pieces of sequence_length + horizon rows), padded to a common length; None when none is long enough.
+    ``max_rows``: only evenly spaced segments holding about that many rows (``spaced_segments``)."""
+    batch = split_batch(model, data, split, horizon, max_rows)
     return None if batch is None else free_run(model, batch.inputs, batch.targets, batch.valid)
 
 
-def split_batch(model, data, split: str, horizon: int):
+def split_batch(model, data, split: str, horizon: int, max_rows: int | None = None):
     L = model.config.sequence_length
-    segments = chunks(data.segments(split), L + horizon)
+    segments = spaced_segments(chunks(data.segments(split), L + horizon), max_rows)
     return segment_batch(data.inputs, data.targets, segments, L, max_horizon=horizon)
+
+
+def spaced_segments(segments: list[tuple[int, int]], max_rows: int | None) -> list[tuple[int, int]]:
+    """Every ``stride``-th segment, the smallest stride whose share of the rows is at most ``max_rows``
+    (at least one segment); all of them when they hold no more (or ``max_rows`` is None). Deterministic, so
+    evaluations compare."""
+    rows = sum(e - s for s, e in segments)
+    if max_rows is None or rows <= max_rows:
+        return segments
+    stride = -(-rows // max_rows)
+    return segments[::stride]
 
 
 @torch.no_grad()
 def rollout_metrics(
-    model, data, split: str, horizon: int, selection=DEFAULT_HORIZONS, baselines=None
+    model, data, split: str, horizon: int, selection=DEFAULT_HORIZONS, baselines=None, max_rows=None
 ) -> dict:
     """Free-run metrics of the split's segments under the evaluation protocol, keys ``<split>/...``:
     ``rollout_rmse/<feature>`` (whole free run), ``nrmse@h`` and ``nrmse@h/<feature>``, ``fit/<feature>``,
     ``rollout_horizon``, the baselines' ``<name>/nrmse@h`` with ``skill_vs_<name>@h``, and
     ``rollout_score``: the geometric mean over the ``selection`` horizons of the overall nRMSE (metrics are
     reported at those and at 1, 10, 50 and full), the number multi-step
-    checkpoint selection minimises (a geometric mean, so halving the error at any horizon counts the same)."""
-    batch = split_batch(model, data, split, horizon)
+    checkpoint selection minimises (a geometric mean, so halving the error at any horizon counts the same).
+    ``max_rows``: score evenly spaced segments holding about that many rows (``spaced_segments``)."""
+    batch = split_batch(model, data, split, horizon, max_rows)
     if batch is None:
         return {}
     horizons = list(dict.fromkeys([*DEFAULT_HORIZONS, *selection]))
@@ -98,7 +113,8 @@ def split_metrics(
     horizon: int,
     horizons=DEFAULT_HORIZONS,
     baselines=None,
+    max_rows: int | None = None,
 ) -> dict:
     """One-step and free-run metrics of ``split``, physical units, keys ``<split>/...``."""
     one_step = one_step_metrics(model, data, split, loss_fn, max_windows)
-    return one_step | rollout_metrics(model, data, split, horizon, horizons, baselines)
+    return one_step | rollout_metrics(model, data, split, horizon, horizons, baselines, max_rows)

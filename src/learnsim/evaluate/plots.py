@@ -28,11 +28,14 @@ class PlotInputs:
 
 
 @torch.no_grad()
-def plot_inputs(model, data, records: list[dict], split: str = "test", horizon: int = 1000) -> PlotInputs:
-    """The model's part of the plots, on ``split`` (validation if it has no windows)."""
+def plot_inputs(
+    model, data, records: list[dict], split: str = "test", horizon: int = 1000, max_rows: int | None = None
+) -> PlotInputs:
+    """The model's part of the plots, on ``split`` (validation if it has no windows); ``max_rows``: free-run
+    only evenly spaced segments holding about that many rows."""
     if not len(data.starts[split]):
         split = "val"
-    trajectories = split_trajectories(model, data, split, horizon)
+    trajectories = split_trajectories(model, data, split, horizon, max_rows)
     if trajectories is not None:
         cpu = {k: {n: t.cpu() for n, t in getattr(trajectories, k).items()} for k in ("simulated", "recorded")}
         valid = None if trajectories.valid is None else trajectories.valid.cpu()

@@ -203,6 +203,13 @@ class TrainingConfig(_Strict):
     eval_max_windows: int = Field(
         default=16384, ge=1, description="Max windows for one-step validation metrics."
     )
+    eval_max_rows: int = Field(
+        default=262144,
+        ge=1,
+        description="Max recorded rows free-run by one validation or test evaluation (and the plots): a split "
+        "with more is scored on evenly spaced segments (episodes, or pieces of a long recording) holding about "
+        "this many, so evaluating millions of rows costs bounded time and memory.",
+    )
     log_every: int = Field(default=50, ge=1, description="Log training loss every N steps.")
     save_every: int | None = Field(
         default=None,

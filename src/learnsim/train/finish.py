@@ -60,6 +60,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
             tc.eval_horizon,
             tc.selection_horizons,
             run.baselines,
+            tc.eval_max_rows,
         )
     best_val = _validation_at(records, best_meta)
     lineage = {
@@ -96,7 +97,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         from learnsim.evaluate.plots import plot_inputs
 
         # the model's part here (torch stays on this thread); the drawing, about 1 s, in the background
-        inputs = plot_inputs(model, run.data, records, "test", tc.eval_horizon)
+        inputs = plot_inputs(model, run.data, records, "test", tc.eval_horizon, tc.eval_max_rows)
         background.submit(_plots, run.hub, run_dir, inputs, what=f"drawing the plots of {run_dir}")
     run.hub.finish()  # queued after the plots, so trackers receive them before they close
     if monitor:

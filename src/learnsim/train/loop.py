@@ -331,7 +331,9 @@ def validate_model(run: Run, model: torch.nn.Module | None = None, user_check: b
     logged at the current step; returns them all."""
     tc, step = run.config.training, run.state.step
     model = run.eval_model if model is None else model
-    metrics = split_metrics(model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon)
+    metrics = split_metrics(
+        model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon, max_rows=tc.eval_max_rows
+    )
     run.hub.log("val", metrics, step)
     if user_check and run.eval_fn is not None:
         custom = {f"custom/{k}": float(v) for k, v in run.eval_fn(run.eval_model, step).items()}
