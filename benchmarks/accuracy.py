@@ -17,7 +17,7 @@ slow each other down); the table gives mean and half the range over seeds, and e
 ``--out`` as a JSON line.
 
     python benchmarks/accuracy.py
-        [--systems arm,cartpole,cart_double_pendulum,friction,oscillator,pendulum,silverbox]
+        [--systems arm,cartpole,cart_double_pendulum,paddle_ball,friction,oscillator,pendulum,silverbox]
         [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--warmup N] [--workers 2]
         [--episodes N (small data)] [--test-scale S (test inputs S times the training excitation)]
 """
@@ -318,7 +318,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--systems", default="arm,cartpole,cart_double_pendulum,friction,oscillator,pendulum,silverbox"
+        "--systems", default="arm,cartpole,cart_double_pendulum,paddle_ball,friction,oscillator,pendulum,silverbox"
     )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from learnsim import MLPConfig
-from learnsim.data.examples import SYSTEMS, cart_double_pendulum, example_dataset, example_features
+from learnsim.data.examples import (
+    SYSTEMS,
+    cart_double_pendulum,
+    example_dataset,
+    example_features,
+    paddle_ball,
+)
 from learnsim.data.validate import validate_dataset
 
 
@@ -48,6 +54,30 @@ def test_the_cart_double_pendulum_conserves_energy_without_friction(monkeypatch)
     assert (
         double_pendulum_energy(q2, v2) < double_pendulum_energy(q, v) - 1e-3
     ).all()  # damping takes energy
+
+
+def paddle_ball_energy(q, v):
+    """(E,) kinetic, gravitational and contact-spring energy of the paddle and the ball."""
+    m = paddle_ball
+    depth = np.maximum(q[:, 0] - q[:, 1], 0.0)
+    kinetic = m.PADDLE * v[:, 0] ** 2 + m.BALL * v[:, 1] ** 2
+    return kinetic / 2 + m.GRAVITY * (m.PADDLE * q[:, 0] + m.BALL * q[:, 1]) + m.STIFFNESS * depth**2 / 2
+
+
+def test_the_paddle_and_ball_conserve_energy_through_contacts_and_the_contact_damper_takes_it(monkeypatch):
+    monkeypatch.setattr(paddle_ball, "FRICTION", 0.0)
+    monkeypatch.setattr(paddle_ball, "DAMPING", 0.0)
+    q = np.array([[0.0, 0.1], [0.0, 0.02]])  # the ball above the paddle, flying at it
+    v = np.array([[1.0, -1.0], [0.5, -2.0]])
+    q1, v1 = rk4(paddle_ball.acceleration, q, v, 1e-4, 10000)  # 1 s of falling together, bouncing
+    moved = v1[:, 1] - v1[:, 0] - (v[:, 1] - v[:, 0])
+    assert (np.abs(moved) > 0.5).all()  # the contact changed their relative velocity
+    # RK4 is second order at touch-down (the force is continuous, its slope is not): 5e-6 relative here
+    np.testing.assert_allclose(paddle_ball_energy(q1, v1), paddle_ball_energy(q, v), rtol=3e-5)
+    assert (paddle_ball.contact_force(np.array([[0.0, 0.1]]), np.array([[0.0, 5.0]])) == 0).all()  # apart
+    monkeypatch.setattr(paddle_ball, "DAMPING", 3.0)
+    q2, v2 = rk4(paddle_ball.acceleration, q, v, 1e-4, 10000)
+    assert (paddle_ball_energy(q2, v2) < paddle_ball_energy(q, v) - 1e-3).all()  # each bounce loses some
 
 
 @pytest.mark.parametrize("system", list(SYSTEMS))

@@ -18,6 +18,8 @@ from learnsim.train.recipe import estimate_integration, resolve_dt, resolve_feat
         ("cartpole", 5),
         ("arm", arm.SUBSTEPS),
         ("cart_double_pendulum", cart_double_pendulum.SUBSTEPS),
+        # not paddle_ball: a contact's force comes and goes within a row, so no constant-acceleration weight
+        # holds there (its ball's estimate is 0.47 against 0.525)
     ],
 )
 def test_integration_weight_estimated_from_frame_skip_data(system, substeps):
