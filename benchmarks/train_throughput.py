@@ -46,7 +46,9 @@ def model_configs(dt: float) -> dict:
     features = example_features("oscillator")
     common = dict(**features, dt=dt, sequence_length=8)
     return {
-        "MLP 3x64 (Onyx example)": MLPConfig(**common, hidden_layers=3, hidden_size=64),
+        # activation given: left open, the recipe would give this derivative-chain schema silu_relu, and the
+        # hand loop (which builds the config as written) another network
+        "MLP 3x64 (Onyx example)": MLPConfig(**common, hidden_layers=3, hidden_size=64, activation="silu"),
         "GRU 2x64": RNNConfig(**common, rnn_type="GRU", hidden_layers=2, hidden_size=64),
         "Transformer 2x4x64": TransformerConfig(**common, n_layer=2, n_head=4, n_embd=64),
     }
@@ -61,6 +63,9 @@ def learnsim_rate(config, steps: int) -> float:
             train_batch_size=BATCH,
             lr_scheduler=None,
             grad_clip=None,
+            # one-step training, as the hand loop does (left open, a schema with states trains on rollouts)
+            checkpoint_type="single_step",
+            rollout=None,
             eval_every=steps,
             save_every=steps,
             log_every=steps,
