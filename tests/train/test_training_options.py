@@ -189,3 +189,18 @@ def test_cuda_graphs_without_cuda_train_uncaptured_with_one_notice(oscillator, t
         result = train(config, tmp_path / "r", monitor=False)
     assert result.report["compile_seconds"] is None  # not compiled either: the eager step ran
     assert result.report["steps"] == 10 and result.model_version is not None
+
+
+@pytest.mark.parametrize("horizons", [["full"], [1, 10]])
+def test_multi_step_selection_scores_the_configured_horizons(oscillator, tmp_path, horizons):
+    config = tiny(
+        {"checkpoint_type": "multi_step", "selection_horizons": horizons, "training_iters": 20, "eval_every": 10}
+    )
+    result = train(config, tmp_path / "run", monitor=False)
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    scored = [r for r in records if "val/rollout_score" in r]
+    assert len(scored) >= 2
+    for r in scored:  # the geometric mean of exactly the configured horizons' nRMSE
+        expected = math.exp(sum(math.log(r[f"val/nrmse@{h}"]) for h in horizons) / len(horizons))
+        assert r["val/rollout_score"] == pytest.approx(expected, rel=1e-9)
+    assert result.report["selection"]["metric"] == "val/rollout_score"

@@ -332,7 +332,14 @@ def validate_model(run: Run, model: torch.nn.Module | None = None, user_check: b
     tc, step = run.config.training, run.state.step
     model = run.eval_model if model is None else model
     metrics = split_metrics(
-        model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon, max_rows=tc.eval_max_rows
+        model,
+        run.data,
+        "val",
+        run.loss_fn,
+        tc.eval_max_windows,
+        tc.eval_horizon,
+        tc.selection_horizons,  # what rollout_score, the multi-step selection metric, averages
+        max_rows=tc.eval_max_rows,
     )
     run.hub.log("val", metrics, step)
     if user_check and run.eval_fn is not None:
