@@ -109,37 +109,36 @@ def test_the_window_is_short_for_derivative_chains_and_long_for_narx_unless_give
     assert load_run_config(result.run_dir / "config.yaml").model.sequence_length == 8
 
 
-def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp_path, isolated_home):
+def warm_started(tmp_path, system: str, old_fields: dict, training, **dataset):
+    """(old, new): a model of ``system`` trained with ``old_fields`` (selected by validation loss: no linear
+    candidate, a 1-member linear map, takes its place), then a minimal config warm-started from it."""
     from learnsim import save_dataset
-    from learnsim.train import RunConfig, TrainingConfig, train
+    from learnsim.train import RunConfig, train
 
-    save_dataset("d", example_dataset("oscillator", episodes=4, steps=60))
-    training = TrainingConfig(training_iters=4, trackers=[])
-    features = example_features("oscillator")
+    save_dataset(system, example_dataset(system, **dataset))
+    features = example_features(system)
+    one_step = training.model_copy(update={"checkpoint_type": "single_step"})
+    old_config = MLPConfig(**features, **old_fields)
     old = train(
-        RunConfig(
-            dataset="d",
-            model_name="old",
-            model=MLPConfig(
-                **features,
-                sequence_length=16,
-                hidden_size=128,
-                activation="tanh",
-                members=2,
-                control_affine=True,
-            ),
-            # selected by validation loss: no linear candidate (a 1-member linear map) takes its place
-            training=training.model_copy(update={"checkpoint_type": "single_step"}),
-        ),
+        RunConfig(dataset=system, model_name="old", model=old_config, training=one_step),
         tmp_path / "old",
         monitor=False,
     )
     new = train(
-        RunConfig(dataset="d", model=MLPConfig(**features), training=training),
+        RunConfig(dataset=system, model=MLPConfig(**features), training=training),
         tmp_path / "new",
         warm_start=f"old@{old.model_version}",
         monitor=False,
     )
+    return old, new
+
+
+def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp_path, isolated_home):
+    from learnsim.train import TrainingConfig
+
+    fields = dict(sequence_length=16, hidden_size=128, activation="tanh", members=2, control_affine=True)
+    training = TrainingConfig(training_iters=4, trackers=[])
+    _, new = warm_started(tmp_path, "oscillator", fields, training, episodes=4, steps=60)
     assert new.model.config.sequence_length == 16  # the recipe's 8 would not fit the 16-row weights
     assert new.model.config.hidden_size == 128  # nor the small-data width its 240 rows would get
     assert new.model.config.activation == "tanh"  # nor the activation the recipe gives small data
@@ -150,27 +149,12 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
 
 
 def test_a_warm_start_keeps_its_models_increments(tmp_path):
-    from learnsim import save_dataset
-    from learnsim.train import RunConfig, TrainingConfig, train
+    from learnsim.train import TrainingConfig
 
-    save_dataset("tanks", example_dataset("tanks", steps=300))
     training = TrainingConfig(
         training_iters=4, trackers=[], checkpoint_type="single_step", test_dataset_size=0
     )
-    features = example_features("tanks")
-    old = train(
-        RunConfig(
-            dataset="tanks", model_name="old", model=MLPConfig(**features, increments=True), training=training
-        ),
-        tmp_path / "old",
-        monitor=False,
-    )
-    new = train(
-        RunConfig(dataset="tanks", model=MLPConfig(**features), training=training),
-        tmp_path / "new",
-        warm_start=f"old@{old.model_version}",
-        monitor=False,
-    )
+    old, new = warm_started(tmp_path, "tanks", {"increments": True}, training, steps=300)
     assert new.model.config.increments and new.model.network.increments  # its hidden layers learnt on steps
     torch.testing.assert_close(new.model.network.step_gain, old.model.network.step_gain)
 

@@ -80,8 +80,8 @@ def runs(values: torch.Tensor, starts: torch.Tensor, length: int) -> torch.Tenso
     n, f = values.shape
     if n < length:  # no run fits (no start can be drawn); indexing gives torch's own error for any start
         return values[starts[:, None] + torch.arange(length, device=values.device)]
-    values = values.contiguous()
-    return values.as_strided((n - length + 1, length, f), (f, f, 1))[starts]
+    row, column = values.stride()  # any layout: the view steps a row per run and per row within it
+    return values.as_strided((n - length + 1, length, f), (row, row, column))[starts]
 
 
 # Size (bytes) above which a stored dataset's float32 rows are memory-mapped from an unlinked file instead of

@@ -184,8 +184,7 @@ class MLP(nn.Module):
     def set_step_gain(self, gain: torch.Tensor) -> None:
         """(F,) factor turning a normalised step of each per-step column into about unit spread (the input's
         scale over the scale of the output it integrates); only the 'delta' columns use it."""
-        if self.increments:
-            self.step_gain.copy_(gain)
+        self.step_gain.copy_(gain)
 
     def set_input_range(self, low: torch.Tensor, high: torch.Tensor) -> None:
         """Training range of the normalised per-step network inputs (F,), repeated over the window."""

@@ -110,7 +110,7 @@ class SimulatorModel(nn.Module):
         outputs = [scaling_for(rule(f), *stats[f.name][:2]) for f in self.schema.direct_outputs]
         self.input_scaler.set_statistics([o for o, _ in inputs], [s for _, s in inputs])
         self.output_scaler.set_statistics([o for o, _ in outputs], [s for _, s in outputs])
-        if hasattr(self.network, "set_step_gain"):
+        if getattr(self.config, "increments", False):
             self.network.set_step_gain(self.step_gains())
         if ranges is not None:
             self.input_low.copy_(torch.tensor([ranges[f.name][0] for f in self.config.inputs]))
@@ -119,16 +119,17 @@ class SimulatorModel(nn.Module):
                 self.network.set_input_range(*self.network_input_range())
 
     def step_gains(self) -> torch.Tensor:
-        """(n_network_inputs,) per-step column: a 'delta' input's scale over the scale of the direct output it
-        integrates (so a normalised step between rows times it is that output, normalised: about unit
-        spread); 1 elsewhere."""
-        plain, angle = self.config.plain_and_angle_inputs()
+        """(n_network_inputs,) per-step column of a model with ``increments``: a 'delta' input's scale over the
+        scale of the direct output it integrates (so a normalised step between rows times it is that output,
+        normalised: about unit spread); 1 elsewhere, and for a 'delta' input fed from another input."""
+        plain, _ = self.config.plain_and_angle_inputs()
         direct = self.direct_output_names
-        gains = torch.ones(len(plain) + 2 * len(angle), device=self.input_scaler.scale.device)
+        columns = self.config.increment_columns()  # plain inputs first, in ``plain`` order
+        gains = torch.ones(len(columns), device=self.input_scaler.scale.device)
         for column, i in enumerate(plain):
-            f = self.config.inputs[i]
-            if f.relation == "delta" and f.parent in direct:
-                gains[column] = self.input_scaler.scale[i] / self.output_scaler.scale[direct.index(f.parent)]
+            parent = self.config.inputs[i].parent
+            if columns[column] and parent in direct:
+                gains[column] = self.input_scaler.scale[i] / self.output_scaler.scale[direct.index(parent)]
         return gains
 
     def network_input_range(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -111,9 +111,9 @@ def resolve_network(config, warm_start=None):
     """``config`` with the MLP's ``sequence_length`` chosen by the recipe when the config leaves it open (an
     MLP, the default family, whose window is its whole view of the past): ``default_window``, or the
     warm-start model's window, and its width, activation, members, control-affine head and increments too
-    (``warm_start``: its model config; its weights fit, or mean what they learnt, only with those). What the config gives, or any other
-    family, is kept. Needs only the schema, so it runs before the data is windowed; ``resolve_size``
-    chooses width and activation from the data."""
+    (``warm_start``: its model config; its weights fit, or mean what they learnt, only with those). What
+    the config gives, or any other family, is kept. Needs only the schema, so it runs before the data is
+    windowed; ``resolve_size`` chooses width and activation from the data."""
     model = config.model
     if getattr(model, "type", None) != "mlp":
         return config
