@@ -6,7 +6,7 @@ from helpers import onyx_config
 from learnsim import DataError, Input, MLPConfig, Output
 from learnsim.data.dataset import Dataset
 from learnsim.data.examples import example_dataset
-from learnsim.data.splits import split_rows
+from learnsim.data.splits import Split, split_rows
 from learnsim.data.windows import WindowedData, direct_targets, window_starts
 
 
@@ -173,3 +173,35 @@ def test_free_run_evaluation_takes_evenly_spaced_segments_up_to_its_row_budget()
     model = model_from_config(config)
     assert split_batch(model, data, "val", 1000).inputs.shape[0] == 10  # every validation episode
     assert split_batch(model, data, "val", 1000, max_rows=500).inputs.shape[0] == 5
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_rows_of_separate_datasets_are_stacked_into_a_mapped_file_when_large(monkeypatch):
+    import gc
+
+    from learnsim.data import windows
+    from learnsim.store.datasets import load_dataset, save_dataset
+
+    save_dataset("osc", example_dataset("oscillator", episodes=4, steps=300))
+    save_dataset("osc-val", example_dataset("oscillator", episodes=2, steps=300, seed=7))
+    main, val = load_dataset("osc"), load_dataset("osc-val")
+    config = onyx_config()
+    split = split_rows(main.episode_bounds(), 1.0, 0, config.sequence_length, seed=0)
+    own = Split(train=[], val=val.episode_bounds(), test=[], by="episode", seed=0)
+    in_memory = WindowedData.concatenate(
+        [WindowedData.build(main, config, split), WindowedData.build(val, config, own)]
+    )
+    directory = main.columns["position"].filename.parent
+    assert _deleted_maps_in(directory) == 0  # small rows stay in memory
+    monkeypatch.setattr(windows, "MAP_ABOVE_BYTES", 0)
+    parts = [WindowedData.build(main, config, split), WindowedData.build(val, config, own)]
+    joined = WindowedData.concatenate(parts)
+    del parts
+    gc.collect()
+    assert joined.map_dir == directory
+    assert _deleted_maps_in(directory) == 2  # the stacked inputs and targets; the parts' own maps are gone
+    assert torch.equal(joined.inputs, in_memory.inputs) and torch.equal(joined.targets, in_memory.targets)
+    assert torch.equal(joined.starts["val"], in_memory.starts["val"]) and len(joined.inputs) == 1800
+    del joined
+    gc.collect()
+    assert _deleted_maps_in(directory) == 0

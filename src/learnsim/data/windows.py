@@ -89,12 +89,16 @@ def runs(values: torch.Tensor, starts: torch.Tensor, length: int) -> torch.Tenso
 MAP_ABOVE_BYTES = 64 << 20
 
 
-def row_buffer(shape: tuple[int, int], dataset, mapped: bool = True) -> np.ndarray:
-    """An empty float32 array of ``shape``: memory-mapped from an unlinked temporary file beside the
-    dataset's columns when ``mapped``, the dataset is stored (its columns are memory maps) and the array is
-    larger than MAP_ABOVE_BYTES; otherwise ordinary memory."""
-    directory = next((Path(c.filename).parent for c in dataset.columns.values() if _mapped_file(c)), None)
-    if not mapped or directory is None or 4 * shape[0] * shape[1] <= MAP_ABOVE_BYTES:
+def column_directory(dataset) -> Path | None:
+    """Where a stored dataset's column files are (its columns are memory maps); None for one in memory."""
+    return next((Path(c.filename).parent for c in dataset.columns.values() if _mapped_file(c)), None)
+
+
+def row_buffer(shape: tuple[int, int], directory: Path | None) -> np.ndarray:
+    """An empty float32 array of ``shape``: memory-mapped from an unlinked temporary file in ``directory``
+    (a stored dataset's, see column_directory) when one is given and the array is larger than
+    MAP_ABOVE_BYTES; otherwise ordinary memory."""
+    if directory is None or 4 * shape[0] * shape[1] <= MAP_ABOVE_BYTES:
         return np.empty(shape, dtype=np.float32)
     try:  # beside the columns: the same file system, which holds the dataset; else the system's temp dir
         handle = tempfile.TemporaryFile(dir=directory)
@@ -108,6 +112,14 @@ def _mapped_file(values) -> bool:
     return isinstance(values, np.memmap) and values.filename is not None
 
 
+def _stacked(tensors: list[torch.Tensor], directory: Path | None) -> torch.Tensor:
+    """torch.cat of row blocks (each (N_i, C)), into a row_buffer in ``directory`` (None: memory)."""
+    if directory is None:
+        return torch.cat(tensors)
+    out = torch.from_numpy(row_buffer((sum(len(t) for t in tensors), tensors[0].shape[1]), directory))
+    return torch.cat(tensors, out=out)
+
+
 @dataclass
 class WindowedData:
     """Device tensors of every row, and window starts per split."""
@@ -117,17 +129,20 @@ class WindowedData:
     starts: dict[str, torch.Tensor]  # split -> (n_windows,) start rows
     split: Split
     sequence_length: int
+    # a stored dataset's directory on CPU: rows larger than MAP_ABOVE_BYTES are memory-mapped there
+    map_dir: Path | None = None
 
     @classmethod
     def build(cls, dataset, config, split: Split, device="cpu", dtype=torch.float32) -> WindowedData:
         # (N, n_inputs) float32 filled a column at a time: a stored dataset's columns are memory maps, and
         # stacking them first would hold a float64 copy of every input column at once
-        mapped = torch.device(device).type == "cpu"  # a device copy has to fit on the device anyway
-        inputs = row_buffer((dataset.n_rows, len(config.inputs)), dataset, mapped)
+        on_cpu = torch.device(device).type == "cpu"  # a device copy has to fit on the device anyway
+        directory = column_directory(dataset) if on_cpu else None
+        inputs = row_buffer((dataset.n_rows, len(config.inputs)), directory)
         for i, f in enumerate(config.inputs):
             inputs[:, i] = dataset.columns[f.column]
             release_pages(dataset.columns[f.column])
-        targets = row_buffer((dataset.n_rows, len(config.schema.direct_outputs)), dataset, mapped)
+        targets = row_buffer((dataset.n_rows, len(config.schema.direct_outputs)), directory)
         for j, (column, source) in enumerate(direct_target_columns(dataset, config)):
             targets[:, j] = column
             release_pages(source)
@@ -142,6 +157,7 @@ class WindowedData:
             starts=starts,
             split=split,
             sequence_length=L,
+            map_dir=directory if dtype == torch.float32 else None,  # rows stacked later keep their type
         )
 
     @classmethod
@@ -160,9 +176,13 @@ class WindowedData:
             for name in ("train", "val", "test")
         }
         split = Split(**segments, by=parts[0].split.by, seed=parts[0].split.seed)
-        inputs = torch.cat([p.inputs for p in parts])
-        targets = torch.cat([p.targets for p in parts])
-        return cls(inputs, targets, starts, split, parts[0].sequence_length)
+        # stacked into a mapped file as the parts' own rows are, so that training with separate validation
+        # or test datasets does not pull every row into memory
+        directory = next((p.map_dir for p in parts if p.map_dir is not None), None)
+        inputs, targets = (
+            _stacked([getattr(p, name) for p in parts], directory) for name in ("inputs", "targets")
+        )
+        return cls(inputs, targets, starts, split, parts[0].sequence_length, directory)
 
     def windows(self, starts: torch.Tensor) -> torch.Tensor:
         """starts (B,) -> windows (B, L, n_inputs): one gather."""
