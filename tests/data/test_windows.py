@@ -205,3 +205,26 @@ def test_rows_of_separate_datasets_are_stacked_into_a_mapped_file_when_large(mon
     del joined
     gc.collect()
     assert _deleted_maps_in(directory) == 0
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_normalized_targets_of_mapped_rows_are_mapped_too_and_equal_the_direct_normalization(monkeypatch):
+    from learnsim.data import windows
+    from learnsim.normalize import FeatureScaler
+    from learnsim.store.datasets import load_dataset, save_dataset
+
+    save_dataset("osc", example_dataset("oscillator", episodes=4, steps=300))
+    stored = load_dataset("osc")
+    directory = stored.columns["position"].filename.parent
+    config = onyx_config()
+    split = split_rows(stored.episode_bounds(), 0.5, 0, config.sequence_length, seed=0)
+    monkeypatch.setattr(windows, "MAP_ABOVE_BYTES", 0)
+    data = WindowedData.build(stored, config, split)
+    scaler = FeatureScaler(1)
+    scaler.set_statistics([0.3], [2.5])
+    before = _deleted_maps_in(directory)
+    normalized = data.normalized_targets(scaler, chunk=100)  # several chunks, the last one short
+    assert _deleted_maps_in(directory) == before + 1
+    assert torch.equal(normalized, scaler.normalize(data.targets))
+    plain = WindowedData.build(example_dataset("oscillator", episodes=4, steps=300), config, split)
+    assert torch.equal(plain.normalized_targets(scaler), scaler.normalize(plain.targets))

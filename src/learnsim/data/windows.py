@@ -192,6 +192,17 @@ class WindowedData:
         """starts (B,) -> windows (B, L, n_inputs) and physical targets (B, n_direct_outputs)."""
         return self.windows(starts), self.targets[starts + self.sequence_length]
 
+    def normalized_targets(self, scaler, chunk: int = 1 << 20) -> torch.Tensor:
+        """(N, n_direct_outputs) targets normalised by ``scaler`` (once per run, not per step): into a
+        row_buffer in ``map_dir`` a chunk of rows at a time, so large ones stay mapped like the rows and no
+        whole temporary is held; elementwise, so the values are the same as ``scaler.normalize(targets)``."""
+        if self.map_dir is None:
+            return scaler.normalize(self.targets)
+        out = torch.from_numpy(row_buffer(tuple(self.targets.shape), self.map_dir))
+        for start in range(0, len(out), chunk):
+            out[start : start + chunk] = scaler.normalize(self.targets[start : start + chunk])
+        return out
+
     def sample_starts(
         self, batch_size: int, generator: torch.Generator, split: str = "train"
     ) -> torch.Tensor:

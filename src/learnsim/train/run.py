@@ -171,7 +171,7 @@ def build_run(
         scaler=torch.amp.GradScaler(device.type) if tc.precision == "16-mixed" else None,
         autocast=autocast(tc.precision, device),
         loss_fn=make_loss(tc.loss, tc.loss_weights, model),
-        targets=model.output_scaler.normalize(data.targets),
+        targets=data.normalized_targets(model.output_scaler),
         generator=torch.Generator().manual_seed(tc.seed),
         curriculum=curriculum,
         sampler=sampler,
