@@ -201,3 +201,16 @@ def test_the_rollout_weighting_is_balanced_for_derivative_chains_unless_given():
     assert weighting(narx) == "uniform"
     assert weighting(example_features("arm"), {"weighting": "uniform"}) == "uniform"  # given: kept
     assert weighting(example_features("arm"), {"max_horizon": 16}) == "balanced"  # other fields given
+
+
+def test_the_step_budget_is_a_step_per_row_from_the_full_width_and_half_that_below():
+    from learnsim.train.recipe import MAX_STEPS, MIN_STEPS, SMALL_DATA_ROWS, training_budget
+
+    assert (MIN_STEPS, MAX_STEPS, SMALL_DATA_ROWS) == (2000, 30000, 10_000)
+    rows = (800, 2_400, 8_900, SMALL_DATA_ROWS - 1, SMALL_DATA_ROWS, 17_900, 29_600, 60_000, 10**7)
+    assert [training_budget(n) for n in rows] == [
+        *(2000, 2000),  # small data: the floor (more steps overfit 8-episode sets)
+        *(4000, 5000),  # below the full width: one step per two rows
+        *(10000, 18000, 30000),  # one step per row
+        *(30000, 30000),  # the ceiling
+    ]
