@@ -105,16 +105,28 @@ def _deleted_maps_in(directory) -> int:
         return sum(str(directory) in line and "(deleted)" in line for line in maps)
 
 
-@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
-def test_large_stored_rows_are_mapped_from_a_nameless_file_and_equal_the_in_memory_rows(monkeypatch):
-    from learnsim.data import windows
+needs_proc_maps = pytest.mark.skipif(
+    not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc"
+)
+
+
+def _stored_oscillator(ratio: float = 0.5):
+    """A stored 4-episode oscillator dataset (its columns memory-mapped), its directory, the Onyx config and
+    a split of it with ``ratio`` of the episodes for training."""
     from learnsim.store.datasets import load_dataset, save_dataset
 
     save_dataset("osc", example_dataset("oscillator", episodes=4, steps=300))
     stored = load_dataset("osc")
-    directory = stored.columns["position"].filename.parent
     config = onyx_config()
-    split = split_rows(stored.episode_bounds(), 0.5, 0, config.sequence_length, seed=0)
+    split = split_rows(stored.episode_bounds(), ratio, 0, config.sequence_length, seed=0)
+    return stored, stored.columns["position"].filename.parent, config, split
+
+
+@needs_proc_maps
+def test_large_stored_rows_are_mapped_from_a_nameless_file_and_equal_the_in_memory_rows(monkeypatch):
+    from learnsim.data import windows
+
+    stored, directory, config, split = _stored_oscillator()
     in_memory = WindowedData.build(stored, config, split)
     before = _deleted_maps_in(directory)
     assert before == 0
@@ -175,23 +187,20 @@ def test_free_run_evaluation_takes_evenly_spaced_segments_up_to_its_row_budget()
     assert split_batch(model, data, "val", 1000, max_rows=500).inputs.shape[0] == 5
 
 
-@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+@needs_proc_maps
 def test_rows_of_separate_datasets_are_stacked_into_a_mapped_file_when_large(monkeypatch):
     import gc
 
     from learnsim.data import windows
     from learnsim.store.datasets import load_dataset, save_dataset
 
-    save_dataset("osc", example_dataset("oscillator", episodes=4, steps=300))
+    main, directory, config, split = _stored_oscillator(ratio=1.0)
     save_dataset("osc-val", example_dataset("oscillator", episodes=2, steps=300, seed=7))
-    main, val = load_dataset("osc"), load_dataset("osc-val")
-    config = onyx_config()
-    split = split_rows(main.episode_bounds(), 1.0, 0, config.sequence_length, seed=0)
+    val = load_dataset("osc-val")
     own = Split(train=[], val=val.episode_bounds(), test=[], by="episode", seed=0)
     in_memory = WindowedData.concatenate(
         [WindowedData.build(main, config, split), WindowedData.build(val, config, own)]
     )
-    directory = main.columns["position"].filename.parent
     assert _deleted_maps_in(directory) == 0  # small rows stay in memory
     monkeypatch.setattr(windows, "MAP_ABOVE_BYTES", 0)
     parts = [WindowedData.build(main, config, split), WindowedData.build(val, config, own)]
@@ -207,17 +216,12 @@ def test_rows_of_separate_datasets_are_stacked_into_a_mapped_file_when_large(mon
     assert _deleted_maps_in(directory) == 0
 
 
-@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+@needs_proc_maps
 def test_normalized_targets_of_mapped_rows_are_mapped_too_and_equal_the_direct_normalization(monkeypatch):
     from learnsim.data import windows
     from learnsim.normalize import FeatureScaler
-    from learnsim.store.datasets import load_dataset, save_dataset
 
-    save_dataset("osc", example_dataset("oscillator", episodes=4, steps=300))
-    stored = load_dataset("osc")
-    directory = stored.columns["position"].filename.parent
-    config = onyx_config()
-    split = split_rows(stored.episode_bounds(), 0.5, 0, config.sequence_length, seed=0)
+    stored, directory, config, split = _stored_oscillator()
     monkeypatch.setattr(windows, "MAP_ABOVE_BYTES", 0)
     data = WindowedData.build(stored, config, split)
     scaler = FeatureScaler(1)
