@@ -43,6 +43,7 @@ FAMILIES = {
     "mlp-silu_relu": {"type": "mlp", "hidden_size": 16, "activation": "silu_relu"},
     "mlp-affine": {"type": "mlp", "hidden_size": 16, "control_affine": True},
     "mlp-increments": {"type": "mlp", "hidden_size": 16, "increments": True},
+    "mlp-clip": {"type": "mlp", "hidden_size": 16, "extrapolation": "clip"},
     "gru": {"type": "rnn", "rnn_type": "GRU", "hidden_size": 8},
     "lstm": {"type": "rnn", "rnn_type": "LSTM", "hidden_size": 8},
     "rnn": {"type": "rnn", "rnn_type": "RNN", "hidden_size": 8},
@@ -61,6 +62,11 @@ def build(family: str, schema: str, seed: int = 0):
             parameter.mul_(0.0 if name.endswith("bias") else 0.01)
         if config.type == "mlp" and config.increments:
             model.network.step_gain.fill_(3.0)  # as set_statistics would: the export must carry it
+        if config.type == "mlp" and config.extrapolation == "clip":  # a range the free runs leave, and
+            model.network.low.fill_(-0.05)  # hidden layers at their initial scale, so that the clamp shows
+            model.network.high.fill_(0.05)  # in the outputs (1e-3 to 0.2 against the unclamped network)
+            for layer in model.network.layers[:-1:2]:
+                layer.weight.mul_(100.0)
     return model
 
 

@@ -255,3 +255,59 @@ def test_an_ensemble_under_ddp_gives_each_member_the_rows_it_gets_in_one_process
             for rank in range(world):  # this rank holds global rows rank, rank + world, ...
                 ensemble.set_shard(rank, world)
                 assert member_of_each_row(local) == one_process[rank::world], (local, world, rank)
+
+
+def ranged_model(extrapolation):
+    """The Onyx example with every input's training range set (velocity -1..1, position 0..2, control -3..3)."""
+    torch.manual_seed(0)
+    model = model_from_config(onyx_config(sequence_length=4, hidden_size=16, extrapolation=extrapolation))
+    stats = {"velocity": (0.0, 1.0), "position": (1.0, 1.0), "control_input": (0.0, 1.0)}
+    ranges = {"velocity": (-1.0, 1.0), "position": (0.0, 2.0), "control_input": (-3.0, 3.0)}
+    model.set_statistics(stats | {"acceleration_prediction": (0.0, 1.0)}, ranges)
+    return model
+
+
+def inside_and_beyond():
+    """Normalised windows (B, 4, 3) inside the training range, and the same with the last row's velocity 5
+    scales beyond it."""
+    inside = torch.rand(6, 4, 3) * 1.8 - 0.9  # within [-0.9, 0.9] of every normalised range
+    beyond = inside.clone()
+    beyond[:, -1, 0] = 6.0
+    return inside, beyond
+
+
+def test_extrapolation_clip_shows_the_hidden_layers_the_window_clamped_to_the_training_range():
+    model, plain = ranged_model("clip"), ranged_model("network")
+    # the same weights, only the mode differs (the plain network has no range buffers)
+    plain.network.load_state_dict(model.network.state_dict(), strict=False)
+    inside, beyond = inside_and_beyond()
+    torch.testing.assert_close(model.network(inside), plain.network(inside))  # in range: nothing changes
+    at_edge = beyond.clone()
+    at_edge[:, -1, 0] = 1.0  # the velocity's normalised training maximum
+    skip = model.network.skip
+    # beyond the range the hidden layers add what they add at the edge; only the linear part moves on
+    torch.testing.assert_close(
+        model.network(beyond) - skip(beyond.flatten(1)), model.network(at_edge) - skip(at_edge.flatten(1))
+    )
+    assert not torch.allclose(plain.network(beyond), model.network(beyond), atol=1e-4)
+    seen = []
+    model.network.layers[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    model.network(beyond * 100)
+    assert seen[0].abs().max() <= 3.0  # control_input: -3..3 with scale 1; the largest normalised bound
+
+
+def test_extrapolation_linear_fades_the_hidden_layers_out_beyond_the_range_and_both_need_a_linear_part():
+    model = ranged_model("linear")
+    inside, beyond = inside_and_beyond()
+    with torch.no_grad():
+        model.network.layers[-1].weight.mul_(10)  # hidden layers that add something visible
+    skip = model.network.skip
+    hidden_inside = model.network(inside) - skip(inside.flatten(1))
+    assert hidden_inside.abs().min() > 1e-4  # in range the hidden layers are at full trust
+    far = beyond.clone()
+    far[:, -1, 0] = 20.0
+    # 19 fade widths beyond the range: the linear part alone
+    torch.testing.assert_close(model.network(far), skip(far.flatten(1)))
+    for mode in ("linear", "clip"):
+        with pytest.raises(ValidationError, match=f"extrapolation '{mode}' needs linear_skip"):
+            onyx_config(extrapolation=mode, linear_skip=False)

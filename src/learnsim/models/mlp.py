@@ -82,17 +82,23 @@ class MLPConfig(ModelConfigBase):
         "their range, are not learned through differences of nearly equal inputs. Needs a 'delta' input "
         "that is not an angle, and sequence_length >= 2.",
     )
-    extrapolation: Literal["network", "linear"] = Field(
+    extrapolation: Literal["network", "linear", "clip"] = Field(
         default="network",
         description="Outside the training range: 'network' evaluates the whole network; 'linear' fades the "
         "hidden layers' contribution out (Gaussian in the distance beyond the range, in units of each input's "
-        "scale), so the model degrades toward its linear part. Needs linear_skip.",
+        "scale), so the model degrades toward its linear part; 'clip' shows the hidden layers each input "
+        "clamped to its training range (the linear part still sees it as it is), so what they add stays what "
+        "they learnt at the edge of the data and cannot grow without bound. 'linear' and 'clip' need "
+        "linear_skip.",
     )
 
     @model_validator(mode="after")
     def _fade_needs_linear_part(self):
-        if self.extrapolation == "linear" and not self.linear_skip:
-            raise ValueError("extrapolation 'linear' needs linear_skip: true (the part it degrades to)")
+        if self.extrapolation != "network" and not self.linear_skip:
+            raise ValueError(
+                f"extrapolation '{self.extrapolation}' needs linear_skip: true (the part that carries the model "
+                "beyond the training range)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -156,8 +162,9 @@ class MLP(nn.Module):
             mask = torch.tensor(config.increment_columns())
             self.register_buffer("step_columns", mask, persistent=False)
             self.register_buffer("step_gain", torch.ones(len(mask)))
-        self.fade = config.extrapolation == "linear"
-        if self.fade:  # training range of each flattened window entry, normalised; set with the statistics
+        self.fade, self.clip = config.extrapolation == "linear", config.extrapolation == "clip"
+        if self.fade or self.clip:  # training range of each flattened window entry, normalised; set with the
+            # statistics
             self.register_buffer("low", torch.full((flat,), -torch.inf))
             self.register_buffer("high", torch.full((flat,), torch.inf))
 
@@ -165,11 +172,15 @@ class MLP(nn.Module):
         # z: (B, L, F) normalized window -> (B, n_direct_outputs) normalized outputs
         raw = z.flatten(1)
         flat = self.window_steps(z).flatten(1) if self.increments else raw
-        if self.affine:
-            h = self.layers(flat.index_select(1, self.s_columns))  # (B, n_out * (1 + n_u))
+        hidden = flat  # what the hidden layers see: with 'clip', the window clamped to the training range
+        if self.clip:
+            seen = torch.minimum(torch.maximum(raw, self.low), self.high)
+            hidden = self.window_steps(seen.view_as(z)).flatten(1) if self.increments else seen
+        if self.affine:  # the gains multiply the inputs as they are: the output stays affine in them
+            h = self.layers(hidden.index_select(1, self.s_columns))  # (B, n_out * (1 + n_u))
             out = affine_in_inputs(h, flat.index_select(1, self.u_columns), self.n_out)
         else:
-            out = self.layers(flat)
+            out = self.layers(hidden)
         if self.fade:  # (B, 1) trust in the hidden layers: 1 inside the range, -> 0 far outside
             excess = (raw - self.high).clamp(min=0) + (self.low - raw).clamp(min=0)
             out = out * torch.exp(-excess.amax(1, keepdim=True).square() / (2 * self.FADE_WIDTH**2))
@@ -188,7 +199,7 @@ class MLP(nn.Module):
 
     def set_input_range(self, low: torch.Tensor, high: torch.Tensor) -> None:
         """Training range of the normalised per-step network inputs (F,), repeated over the window."""
-        if self.fade:
+        if self.fade or self.clip:
             repeats = self.low.shape[0] // low.shape[0]
             self.low.copy_(low.repeat(repeats))
             self.high.copy_(high.repeat(repeats))
