@@ -40,7 +40,7 @@ SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
-    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip"),
+    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip", "clip-margin0.5"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
     *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments"),
 )
@@ -87,6 +87,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"extrapolation": "linear"}, {}
     if method == "clip":  # the default with the hidden layers seeing inputs clamped to the training range
         return {"extrapolation": "clip"}, {}
+    if method.startswith("clip-margin"):  # ... clamped only this fraction of the range's width beyond it
+        return {"extrapolation": "clip", "clip_margin": float(method.removeprefix("clip-margin"))}, {}
     if method == "linear-start-fade":  # ... and starting from the least-squares linear model
         return {"extrapolation": "linear"}, {"start_from_linear_fit": True}
     if method == "wd0.1":  # the default with 10x the weight decay

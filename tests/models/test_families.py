@@ -257,10 +257,11 @@ def test_an_ensemble_under_ddp_gives_each_member_the_rows_it_gets_in_one_process
                 assert member_of_each_row(local) == one_process[rank::world], (local, world, rank)
 
 
-def ranged_model(extrapolation):
+def ranged_model(extrapolation, **fields):
     """The Onyx example with every input's training range set (velocity -1..1, position 0..2, control -3..3)."""
     torch.manual_seed(0)
-    model = model_from_config(onyx_config(sequence_length=4, hidden_size=16, extrapolation=extrapolation))
+    config = onyx_config(sequence_length=4, hidden_size=16, extrapolation=extrapolation, **fields)
+    model = model_from_config(config)
     stats = {"velocity": (0.0, 1.0), "position": (1.0, 1.0), "control_input": (0.0, 1.0)}
     ranges = {"velocity": (-1.0, 1.0), "position": (0.0, 2.0), "control_input": (-3.0, 3.0)}
     model.set_statistics(stats | {"acceleration_prediction": (0.0, 1.0)}, ranges)
@@ -311,3 +312,20 @@ def test_extrapolation_linear_fades_the_hidden_layers_out_beyond_the_range_and_b
     for mode in ("linear", "clip"):
         with pytest.raises(ValidationError, match=f"extrapolation '{mode}' needs linear_skip"):
             onyx_config(extrapolation=mode, linear_skip=False)
+
+
+def test_a_clip_margin_widens_the_range_the_hidden_layers_see_unclamped():
+    model, plain = ranged_model("clip", clip_margin=0.5), ranged_model("network")
+    plain.network.load_state_dict(model.network.state_dict(), strict=False)
+    inside, beyond = inside_and_beyond()
+    within_margin = beyond.clone()
+    within_margin[:, -1, 0] = 1.9  # the velocity's range -1..1 is 2 wide: half of it beyond the edge is 2
+    torch.testing.assert_close(model.network(within_margin), plain.network(within_margin))
+    at_margin = beyond.clone()
+    at_margin[:, -1, 0] = 2.0
+    skip = model.network.skip
+    torch.testing.assert_close(
+        model.network(beyond) - skip(beyond.flatten(1)), model.network(at_margin) - skip(at_margin.flatten(1))
+    )
+    with pytest.raises(ValidationError, match="clip_margin"):
+        onyx_config(extrapolation="clip", clip_margin=-0.1)

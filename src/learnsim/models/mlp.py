@@ -91,6 +91,14 @@ class MLPConfig(ModelConfigBase):
         "they learnt at the edge of the data and cannot grow without bound. 'linear' and 'clip' need "
         "linear_skip.",
     )
+    clip_margin: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="With extrapolation 'clip': how far beyond each edge of the training range the hidden layers "
+        "still see an input as it is, as a fraction of the range's width (0.5: half the width on each side, so "
+        "the clamp acts only on what lies beyond twice the range about its centre).",
+    )
 
     @model_validator(mode="after")
     def _fade_needs_linear_part(self):
@@ -163,6 +171,7 @@ class MLP(nn.Module):
             self.register_buffer("step_columns", mask, persistent=False)
             self.register_buffer("step_gain", torch.ones(len(mask)))
         self.fade, self.clip = config.extrapolation == "linear", config.extrapolation == "clip"
+        self.clip_margin = config.clip_margin
         if self.fade or self.clip:  # training range of each flattened window entry, normalised; set with the
             # statistics
             self.register_buffer("low", torch.full((flat,), -torch.inf))
@@ -200,6 +209,9 @@ class MLP(nn.Module):
     def set_input_range(self, low: torch.Tensor, high: torch.Tensor) -> None:
         """Training range of the normalised per-step network inputs (F,), repeated over the window."""
         if self.fade or self.clip:
+            if self.clip and self.clip_margin:  # widen by the margin; a zero-width range stays a point
+                width = high - low
+                low, high = low - self.clip_margin * width, high + self.clip_margin * width
             repeats = self.low.shape[0] // low.shape[0]
             self.low.copy_(low.repeat(repeats))
             self.high.copy_(high.repeat(repeats))
