@@ -172,8 +172,7 @@ class MLP(nn.Module):
             self.register_buffer("step_gain", torch.ones(len(mask)))
         self.fade, self.clip = config.extrapolation == "linear", config.extrapolation == "clip"
         self.clip_margin = config.clip_margin
-        if self.fade or self.clip:  # training range of each flattened window entry, normalised; set with the
-            # statistics
+        if self.fade or self.clip:  # normalised training range of each flattened window entry (statistics)
             self.register_buffer("low", torch.full((flat,), -torch.inf))
             self.register_buffer("high", torch.full((flat,), torch.inf))
 
@@ -183,7 +182,7 @@ class MLP(nn.Module):
         flat = self.window_steps(z).flatten(1) if self.increments else raw
         hidden = flat  # what the hidden layers see: with 'clip', the window clamped to the training range
         if self.clip:
-            seen = torch.minimum(torch.maximum(raw, self.low), self.high)
+            seen = raw.clamp(self.low, self.high)
             hidden = self.window_steps(seen.view_as(z)).flatten(1) if self.increments else seen
         if self.affine:  # the gains multiply the inputs as they are: the output stays affine in them
             h = self.layers(hidden.index_select(1, self.s_columns))  # (B, n_out * (1 + n_u))
