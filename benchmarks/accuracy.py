@@ -157,7 +157,9 @@ def run_example(
         fresh = example_dataset(system, episodes=16, seed=200, scale=test_scale)
         evaluation = evaluate_model(stored, fresh, warmup=warmup, horizons=[1, 10, 50, "full"])
         outside = {f"outside/{k}": v for k, v in evaluation.outside_training_range.items()}
-        return dict(evaluation.metrics) | outside
+        # the held-out episodes inside the training range too, from the same run
+        in_range = {f"in_range/{k.removeprefix('test/')}": v for k, v in result.report["test"].items()}
+        return dict(evaluation.metrics) | outside | in_range
     if warmup is None:
         return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
     split = json.loads((result.run_dir / "dataset.json").read_text())["split"]
@@ -345,17 +347,26 @@ def main() -> None:
         "--test-scale",
         type=float,
         help="Example systems: score on 16 fresh episodes excited this many times harder than the training "
-        "data (leaving the training range) instead of the held-out test episodes.",
+        "data (leaving the training range); the held-out test episodes are kept as in_range/ metrics.",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("accuracy-runs.jsonl"))
     parser.add_argument("--table", type=Path, nargs="*", help="Only print the table of these result files.")
+    parser.add_argument(
+        "--in-range",
+        action="store_true",
+        help="With --table: the held-out episodes inside the training range that --test-scale runs also score.",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(json.loads(args.worker))
     if args.table:
         records = [json.loads(line) for path in args.table for line in path.read_text().splitlines() if line]
+        if args.in_range:
+            for r in records:
+                metrics = r.get("metrics", {}).items()
+                r["metrics"] = {k.removeprefix("in_range/"): v for k, v in metrics if k.startswith("in_range/")}
         return print(table(records))
     systems = args.systems.split(",")
     if "silverbox" in systems and not (SILVERBOX / "SNLS80mV.csv").is_file():
