@@ -12,7 +12,11 @@ and checkpoint cadence, plots and report) against a hand loop over the same step
 (clipping, schedule); target >= 0.9x. The call returns when its model and report are stored; its plots and
 tracker calls finish on a background thread, timed separately.
 
-    python benchmarks/train_throughput.py [--iters 300] [--repeats 2] [--whole 3000]
+With ``--device cuda``, every loop runs on the GPU (the hand loop draws its batch indices there), and the
+table adds learnsim with the step captured as CUDA graphs (``training.cuda_graphs``; compile time is kept
+out of the rate). Targets on CUDA: >= 0.9x the hand loop, and above it captured.
+
+    python benchmarks/train_throughput.py [--iters 300] [--repeats 2] [--whole 3000] [--device cuda]
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ def model_configs(dt: float) -> dict:
     }
 
 
-def learnsim_rate(config, steps: int) -> float:
+def learnsim_rate(config, steps: int, device: str = "cpu", **options) -> float:
+    """learnsim's train() samples/s; ``options``: more TrainingConfig fields (cuda_graphs, compile)."""
     run = RunConfig(
         dataset="bench",
         model=config,
@@ -72,6 +77,8 @@ def learnsim_rate(config, steps: int) -> float:
             eval_max_windows=1024,
             eval_horizon=50,
             trackers=[],  # the training step is measured; trackers are timed nowhere here
+            device=device,
+            **options,
         ),
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,8 +91,10 @@ def hand_written_rate(config, data: WindowedData, steps: int, recipe: bool = Fal
     TrainingConfig runs (gradient clipping at 1.0, linear warmup then cosine decay from 2e-3 to 2e-5), so
     that a whole train_model call is compared with a loop that trains the same way."""
     torch.manual_seed(0)
+    device = data.inputs.device
     model = model_from_config(config)
     model.set_statistics(data.training_statistics(config))
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-2, foreach=True)
     scheduler = None
     if recipe:
@@ -102,11 +111,12 @@ def hand_written_rate(config, data: WindowedData, steps: int, recipe: bool = Fal
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     X, starts, L = data.inputs, data.starts["train"], config.sequence_length
     Y = model.output_scaler.normalize(data.targets)
-    offsets = torch.arange(L)
+    offsets = torch.arange(L, device=device)
     model.train()
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
-        index = starts[torch.randint(len(starts), (BATCH,))]
+        index = starts[torch.randint(len(starts), (BATCH,), device=device)]  # drawn where the data is
         window, target = X[index[:, None] + offsets], Y[index + L]
         loss = F.mse_loss(model.predict_normalized(window), target)
         optimizer.zero_grad(set_to_none=True)
@@ -116,7 +126,13 @@ def hand_written_rate(config, data: WindowedData, steps: int, recipe: bool = Fal
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+    synchronize(device)
     return steps * BATCH / (time.perf_counter() - start)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class PerSample(torch.utils.data.Dataset):
@@ -140,6 +156,7 @@ def dataloader_rate(config, data: WindowedData, steps: int) -> float:
     torch.manual_seed(0)
     model = model_from_config(config)
     model.set_statistics(data.training_statistics(config))
+    model.to(data.inputs.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-2, foreach=True)
     loader = torch.utils.data.DataLoader(
         PerSample(data, model.output_scaler.normalize(data.targets)),
@@ -159,17 +176,22 @@ def dataloader_rate(config, data: WindowedData, steps: int) -> float:
             done += 1
             if done == steps:
                 break
+    synchronize(data.inputs.device)
     return steps * BATCH / (time.perf_counter() - start)
 
 
-def whole_call_seconds(config, steps: int) -> tuple[float, float]:
+def whole_call_seconds(config, steps: int, device: str = "cpu") -> tuple[float, float]:
     """Wall time of a whole ``train_model`` call as a user makes it (default trackers: MLflow when installed;
     default evaluation and checkpoint cadence; report; plots), until it returns and until its background
     work (plots, trackers) is done too."""
     from learnsim.train import train_model
 
     training = TrainingConfig(
-        training_iters=steps, train_batch_size=BATCH, checkpoint_type="single_step", rollout=None
+        training_iters=steps,
+        train_batch_size=BATCH,
+        checkpoint_type="single_step",
+        rollout=None,
+        device=device,
     )
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -195,34 +217,51 @@ def main() -> None:
         "against the hand loop over the same steps.",
     )
     parser.add_argument("--no-table", action="store_true", help="Only the whole-call comparison.")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu or cuda. On CUDA the table adds learnsim with the step captured as CUDA graphs "
+        "(training.cuda_graphs), compile time excluded, against the same hand loop.",
+    )
     args = parser.parse_args()
+    device = torch.device(args.device)
     os.environ.setdefault("LEARNSIM_HOME", tempfile.mkdtemp(prefix="learnsim-bench-"))
     dataset = example_dataset("oscillator")
     save_dataset("bench", dataset)
-    print(f"threads={torch.get_num_threads()} batch={BATCH} iters={args.iters} (best of {args.repeats})")
+    where = f"device={device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+    print(
+        f"{where} threads={torch.get_num_threads()} batch={BATCH} iters={args.iters} (best of {args.repeats})"
+    )
+    captured = device.type == "cuda"
     if not args.no_table:
         print(
             f"{'model':<26} {'learnsim':>10} {'hand loop':>10} {'DataLoader':>11} {'vs hand':>8} {'vs DataLoader':>14}"
+            + (f" {'captured':>10} {'vs hand':>8}" if captured else "")
         )
         for label, config in model_configs(dataset.dt).items():
             split = split_rows(dataset.episode_bounds(), 0.9, 0.1, config.sequence_length, seed=0)
-            data = WindowedData.build(dataset, config, split)
-            ours, hand, loader = [], [], []
-            for _ in range(args.repeats):
-                ours.append(learnsim_rate(config, args.iters))
+            data = WindowedData.build(dataset, config, split, device)
+            ours, hand, loader, graphs = [], [], [], []
+            for repeat in range(args.repeats):
+                ours.append(learnsim_rate(config, args.iters, args.device))
                 hand.append(hand_written_rate(config, data, args.iters))
                 loader.append(dataloader_rate(config, data, max(args.iters // 5, 10)))
+                if captured and repeat == args.repeats - 1:  # once: each run compiles its graphs anew
+                    graphs.append(learnsim_rate(config, args.iters, args.device, cuda_graphs=True))
             o, h, d = max(ours), max(hand), max(loader)
-            print(f"{label:<26} {o:>10,.0f} {h:>10,.0f} {d:>11,.0f} {o / h:>8.2f} {o / d:>14.1f}")
-        print("samples/s; targets: vs hand >= 0.95, vs DataLoader >= 3")
+            row = f"{label:<26} {o:>10,.0f} {h:>10,.0f} {d:>11,.0f} {o / h:>8.2f} {o / d:>14.1f}"
+            if captured:
+                row += f" {max(graphs):>10,.0f} {max(graphs) / h:>8.2f}"
+            print(row, flush=True)
+        print("samples/s; targets: vs hand >= 0.95 (CUDA: >= 0.9, captured above 1), vs DataLoader >= 3")
     if args.whole:
         config = model_configs(dataset.dt)["MLP 3x64 (Onyx example)"]
         split = split_rows(dataset.episode_bounds(), 0.9, 0.1, config.sequence_length, seed=0)
-        data = WindowedData.build(dataset, config, split)
-        whole_call_seconds(config, 50)  # first call in the process: imports, MLflow store creation
+        data = WindowedData.build(dataset, config, split, device)
+        whole_call_seconds(config, 50, args.device)  # the process's first call: imports, MLflow store
         calls, hands, plains = [], [], []
         for _ in range(args.repeats):  # interleaved, so that a slow spell of the machine hits all three
-            calls.append(whole_call_seconds(config, args.whole))
+            calls.append(whole_call_seconds(config, args.whole, args.device))
             hands.append(args.whole * BATCH / hand_written_rate(config, data, args.whole, recipe=True))
             plains.append(args.whole * BATCH / hand_written_rate(config, data, args.whole))
         (call, with_background), hand, plain = min(calls), min(hands), min(plains)

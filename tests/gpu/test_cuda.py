@@ -101,3 +101,29 @@ def test_free_runs_on_cuda_replay_a_cuda_graph_and_match_the_eager_step():
     assert isinstance(runner, capture.CudaGraphStep)
     for got, want in zip(captured, eager, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_non_finite_loss_on_cuda_stops_before_the_next_checkpoint(oscillator, tmp_path, monkeypatch):
+    """On CUDA the loss is checked where the loop waits for the GPU anyway (not every step): the run still
+    stops, naming the steps since the last check, and keeps no checkpoint written after the bad step."""
+    import learnsim.train.run as run_module
+    from learnsim import TrainingError
+    from learnsim.train import checkpoint, train
+
+    real, calls = run_module.make_loss, {"n": 0}
+
+    def poisoned(*args):
+        fn = real(*args)
+
+        def loss(prediction, target):
+            calls["n"] += 1
+            return fn(prediction, target) * (float("nan") if calls["n"] == 25 else 1.0)
+
+        return loss
+
+    monkeypatch.setattr(run_module, "make_loss", poisoned)
+    options = {"eval_every": 20, "save_every": 20, "rollout": None, "checkpoint_type": "single_step"}
+    with pytest.raises(TrainingError, match=r"non-finite training loss in steps 21-40\b.*step-00000020"):
+        train(_config(**options), tmp_path / "run", monitor=False)
+    kept = checkpoint.checkpoints(tmp_path / "run" / "checkpoints")
+    assert [meta["step"] for _, meta in kept] == [20]

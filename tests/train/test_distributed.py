@@ -169,7 +169,7 @@ def test_rank_shares_partition_the_global_batch_and_average_to_its_loss(tmp_path
     from learnsim.config_io import validate
     from learnsim.train.config import RunConfig
     from learnsim.train.distributed import Shard
-    from learnsim.train.rollout import rollout_loss
+    from learnsim.train.rollout import history_noise, rollout_loss
     from learnsim.train.run import build_run
 
     rows = torch.arange(12)
@@ -183,13 +183,13 @@ def test_rank_shares_partition_the_global_batch_and_average_to_its_loss(tmp_path
     rollout = {"noise_std": 0.1, "weighting": "uniform"}
     config = validate(RunConfig, CONFIG | {"training": CONFIG["training"] | {"rollout": rollout}})
     run = build_run(config, tmp_path / "run")
-    tc, state = run.config.training, run.generator.get_state()
+    tc = run.config.training
     starts = run.sampler.sample(8, 16, run.generator)
+    noise = history_noise(run.model, tc.rollout, 16, run.generator, run.device)  # (16, L, n_states)
 
     def loss(shard):
-        run.generator.set_state(state)
         return rollout_loss(
-            run.model, run.data, run.targets, starts, 8, tc.rollout, run.generator, tc.loss, shard
+            run.model, run.data, run.targets, starts, 8, tc.rollout, noise, tc.loss, shard
         ).item()
 
     whole = loss(Shard())

@@ -120,6 +120,15 @@ def _stacked(tensors: list[torch.Tensor], directory: Path | None) -> torch.Tenso
     return torch.cat(tensors, out=out)
 
 
+def queued_copy(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """CPU ``values`` on ``device``. On CUDA through pinned memory, so that the copy is queued behind the
+    kernels already launched instead of making the host wait for them (a copy from pageable memory syncs
+    the stream): a step's batch indices then cost no host round trip."""
+    if device.type != "cuda":
+        return values.to(device)
+    return values.pin_memory().to(device, non_blocking=True)
+
+
 @dataclass
 class WindowedData:
     """Device tensors of every row, and window starts per split."""
@@ -210,7 +219,7 @@ class WindowedData:
         the stream is the same on every device and its state is checkpointed)."""
         starts = self.starts[split]
         index = torch.randint(len(starts), (batch_size,), generator=generator)
-        return starts[index.to(starts.device, non_blocking=True)]
+        return starts[queued_copy(index, starts.device)]
 
     def sample(self, batch_size: int, generator: torch.Generator, split: str = "train"):
         """A random batch: windows (B, L, n_inputs) and physical targets (B, n_direct_outputs)."""

@@ -6,6 +6,7 @@ checkpoints. Resuming builds the same run and loads the latest checkpoint into i
 from __future__ import annotations
 
 import datetime
+import math
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +23,7 @@ from learnsim.track.hub import Logger
 from learnsim.train import candidates, checkpoint, distributed
 from learnsim.train.config import RunConfig, TrainingConfig, dump_run_config, load_run_config
 from learnsim.train.finish import TrainResult, finish
+from learnsim.train.objective import draw
 from learnsim.train.run import EvalFn, Run, StopFn, build_run, restore_checkpoint, training_state
 
 
@@ -229,6 +231,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
         loss = training_step(run, horizon)
         if run.compiled and horizon not in compiled:  # this step compiled a graph: timed apart
             compiled.add(horizon)
+            check_finite(run)  # waits for the step on CUDA
             took = time.perf_counter() - began
             run.compile_seconds += took
             tick += took
@@ -237,6 +240,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
 
         # -- every log_every steps: training loss and learning rate
         if step % tc.log_every == 0 or step == tc.training_iters:
+            check_finite(run)
             mean_loss = distributed.mean(run.shard, loss.detach())  # over the global batch
             metrics = {"train/loss": mean_loss, "lr": run.optimizer.param_groups[0]["lr"]}
             if run.curriculum:
@@ -247,6 +251,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
         evaluate_now = step % tc.eval_every == 0 or step == tc.training_iters
         if not (evaluate_now or step % tc.save_every == 0):
             continue
+        check_finite(run)  # on CUDA this also waits for the queued steps, so that they are timed
         state.train_seconds += time.perf_counter() - tick  # throughput counts training steps only
 
         # -- every eval_every steps: validation, best-checkpoint selection, early stopping (rank 0 decides)
@@ -297,15 +302,9 @@ def training_step(run: Run, horizon: int) -> torch.Tensor:
     one-step training. Returns the loss."""
     tc = run.config.training
     with run.autocast:
-        loss, count = run.objective(horizon)
+        loss, count = run.objective(horizon, *draw(run, horizon))
     run.state.sample_steps += count * run.shard.world_size  # samples x simulated steps, all ranks
-    if not torch.isfinite(loss):
-        last = checkpoint.checkpoints(run.checkpoint_dir)
-        kept = f"; the last good checkpoint is {last[-1][0]}" if last else ""
-        raise TrainingError(
-            f"non-finite training loss ({loss.item()}) at step {run.state.step + 1}: training "
-            f"diverged or the data holds extreme values; lower the learning rate{kept}"
-        )
+    note_nonfinite(run, loss)
     run.optimizer.zero_grad(set_to_none=True)
     if run.scaler is not None:
         run.scaler.scale(loss).backward()
@@ -324,6 +323,40 @@ def training_step(run: Run, horizon: int) -> torch.Tensor:
     if run.ema is not None:
         run.ema.update(run.model)
     return loss
+
+
+def note_nonfinite(run: Run, loss: torch.Tensor) -> None:
+    """Stop at a non-finite loss. On the CPU at once. On CUDA, where asking would make the host wait for
+    the GPU every step, the losses are summed on the device (one kernel; a NaN or inf stays in the sum)
+    and ``check_finite`` raises where the loop waits for the GPU anyway: at logging, and before every
+    checkpoint, so that none holds diverged weights."""
+    step = run.state.step + 1
+    if run.device.type != "cuda":
+        if not torch.isfinite(loss):
+            raise_nonfinite(run, f"({loss.item()}) at step {step}")
+        return
+    if run.loss_check is None:
+        run.loss_check = (torch.zeros((), dtype=torch.float32, device=loss.device), step)
+    run.loss_check[0].add_(loss.detach())
+
+
+def check_finite(run: Run) -> None:
+    """Raise if a step since the last check had a non-finite loss (CUDA; the CPU raised at the step)."""
+    if run.loss_check is None:
+        return
+    total, first = run.loss_check
+    run.loss_check = None
+    if not math.isfinite(total.item()):
+        raise_nonfinite(run, f"in steps {first}-{run.state.step}")
+
+
+def raise_nonfinite(run: Run, where: str) -> None:
+    last = checkpoint.checkpoints(run.checkpoint_dir)
+    kept = f"; the last good checkpoint is {last[-1][0]}" if last else ""
+    raise TrainingError(
+        f"non-finite training loss {where}: training diverged or the data holds extreme values; "
+        f"lower the learning rate{kept}"
+    )
 
 
 def validate_model(run: Run, model: torch.nn.Module | None = None, user_check: bool = True) -> dict:

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from learnsim.data.windows import runs, window_starts
+from learnsim.data.windows import queued_copy, runs, window_starts
 from learnsim.features import wrap_where
 from learnsim.simulate import rollout
 from learnsim.train import distributed
@@ -98,7 +98,19 @@ class RolloutSampler:
             self._starts[horizon] = torch.as_tensor(starts, device=self.data.inputs.device)
         starts = self._starts[horizon]
         index = torch.randint(len(starts), (batch_size,), generator=generator)
-        return starts[index.to(starts.device)]
+        return starts[queued_copy(index, starts.device)]
+
+
+def history_noise(
+    model, config, batch: int, generator: torch.Generator, device: torch.device
+) -> torch.Tensor | None:
+    """(batch, L, n_states) standard normal noise for the states of each rollout's history, on ``device``
+    (drawn from the CPU ``generator``), or None when the rollout config adds none."""
+    step = model.step
+    if config.noise_std <= 0 or not len(step.state_index):
+        return None
+    L = model.config.sequence_length
+    return queued_copy(torch.randn(batch, L, len(step.state_index), generator=generator), device)
 
 
 def rollout_loss(
@@ -108,26 +120,23 @@ def rollout_loss(
     starts: torch.Tensor,
     horizon: int,
     config,
-    generator: torch.Generator,
+    noise: torch.Tensor | None,
     loss_kind: str,
     shard: Shard = Shard(),
 ) -> torch.Tensor:
     """Weighted free-run error over ``horizon`` steps from each start row, in normalised units.
 
-    starts: (B,) start rows of the global batch; this rank trains on ``shard.take`` of them (and of the
-    history noise, drawn for the global batch so every rank's generator stays in step). States are compared
-    with the recorded rows (angle-wrapped), direct outputs with their targets; residuals are divided by each
-    feature's scale so features count alike.
+    starts: (B,) start rows of the global batch; this rank trains on ``shard.take`` of them and of
+    ``noise`` (``history_noise``, drawn for the global batch so every rank's generator stays in step).
+    States are compared with the recorded rows (angle-wrapped), direct outputs with their targets;
+    residuals are divided by each feature's scale so features count alike.
     """
     L, step = model.config.sequence_length, model.step
-    noise = None
-    if config.noise_std > 0 and len(step.state_index):
-        noise = shard.take(torch.randn(len(starts), L, len(step.state_index), generator=generator))
     starts = shard.take(starts)
     recorded = runs(data.inputs, starts, L + horizon)  # (B, L + H, n_in)
     history = recorded[:, :L]
     if noise is not None:
-        noise = noise.to(history.device)
+        noise = shard.take(noise)
         scale = model.input_scaler.scale[step.state_index]
         history = history.index_add(2, step.state_index, noise * config.noise_std * scale)
     inputs, outputs = rollout(model, history, recorded, horizon, detach_every=config.tbptt)

@@ -91,6 +91,7 @@ class Run:
     compile_seconds: float = 0.0  # first step of each compiled horizon, beyond its later steps' time
     compiled: bool = False  # the step is torch.compile'd (compile: true, or cuda_graphs on CUDA)
     warm_started: bool = False  # initialised from a stored model (no linear candidate: train.candidates)
+    loss_check: tuple[torch.Tensor, int] | None = None  # CUDA: the losses' () sum since this step (loop.py)
 
     @property
     def dataset_name(self) -> str:
