@@ -218,3 +218,28 @@ def test_a_failing_plot_or_tracker_warns_and_leaves_the_run_whole(tmp_path, monk
     assert result.model_version and (tmp_path / "run" / "report.json").is_file()
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert sum("train/loss" in line for line in lines) == 4 and any("test/" in line for line in lines)
+
+
+def test_a_background_failure_is_warned_on_the_waiting_thread_though_it_failed_while_warnings_were_ignored():
+    """Warning filters are process-wide: a failure raised on the background thread while the main thread sits
+    in some library's ``catch_warnings`` block would be lost there. It is held and issued by ``wait``."""
+    import threading
+    import warnings
+
+    from learnsim.track import background
+
+    started, release = threading.Event(), threading.Event()
+
+    def fail():
+        started.set()
+        release.wait(10)
+        raise OSError("disk full")
+
+    background.submit(fail, what="drawing a plot")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert started.wait(10)
+        release.set()
+        background._pool().submit(lambda: None).result()  # the task fails while this thread ignores warnings
+    with pytest.warns(RuntimeWarning, match=r"drawing a plot failed \(OSError: disk full\)"):
+        background.wait()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -152,11 +151,9 @@ class MetricsHub:
         """A tracker's failure (its server or store unreachable, say) must not end a run whose own files are
         complete: warn once and stop calling it."""
         self._failed.add(name)
-        warnings.warn(
+        background.warn(
             f"learnsim: the {name} tracker failed in {method} ({type(error).__name__}: {error}); "
-            "the run goes on without it (metrics.jsonl has every metric)",
-            RuntimeWarning,
-            stacklevel=2,
+            "the run goes on without it (metrics.jsonl has every metric)"
         )
 
 
