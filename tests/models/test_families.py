@@ -312,6 +312,9 @@ def test_extrapolation_linear_fades_the_hidden_layers_out_beyond_the_range_and_b
     for mode in ("linear", "clip"):
         with pytest.raises(ValidationError, match=f"extrapolation '{mode}' needs linear_skip"):
             onyx_config(extrapolation=mode, linear_skip=False)
+    for mode in ("network", "linear"):  # a margin that would do nothing is refused, not ignored
+        with pytest.raises(ValidationError, match=f"clip_margin applies only with extrapolation 'clip' .*'{mode}'"):
+            onyx_config(extrapolation=mode, linear_skip=True, clip_margin=0.5)
 
 
 def test_a_clip_margin_widens_the_range_the_hidden_layers_see_unclamped():

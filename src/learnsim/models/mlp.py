@@ -107,6 +107,11 @@ class MLPConfig(ModelConfigBase):
                 f"extrapolation '{self.extrapolation}' needs linear_skip: true (the part that carries the model "
                 "beyond the training range)"
             )
+        if self.clip_margin and self.extrapolation != "clip":
+            raise ValueError(
+                f"clip_margin applies only with extrapolation 'clip' (this config has '{self.extrapolation}'); "
+                "set extrapolation: clip, or leave clip_margin out"
+            )
         return self
 
     @model_validator(mode="after")
