@@ -3,6 +3,7 @@ and the angle-wrapped pendulum example end to end."""
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -189,6 +190,25 @@ def test_cuda_graphs_without_cuda_train_uncaptured_with_one_notice(oscillator, t
         result = train(config, tmp_path / "r", monitor=False)
     assert result.report["compile_seconds"] is None  # not compiled either: the eager step ran
     assert result.report["steps"] == 10 and result.model_version is not None
+
+
+def test_cuda_graphs_leave_an_rnn_step_uncaptured_with_one_notice():
+    """Decided before any kernel runs, so it is checked here without a GPU: the objective comes back eager
+    (or plainly compiled with compile: true), never under torch.compile's CUDA-graph mode."""
+    from learnsim.train.run import compiled_objective
+
+    objective = torch.nn.Linear(1, 1)
+    gru = RNNConfig(**example_features("oscillator"), dt=0.01, sequence_length=4)
+    for compile_too in (False, True):
+        tc = TrainingConfig(cuda_graphs=True, compile=compile_too)
+        with pytest.warns(RuntimeWarning, match=r"does not capture cuDNN's RNN kernels.*the RNN runs uncaptured"):
+            step = compiled_objective(objective, tc, torch.device("cuda"), gru)
+        assert (step is objective) is not compile_too
+    mlp = MLPConfig(**example_features("oscillator"), dt=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an MLP is captured: no notice
+        captured = compiled_objective(objective, TrainingConfig(cuda_graphs=True), torch.device("cuda"), mlp)
+    assert captured is not objective
 
 
 @pytest.mark.parametrize("horizons", [["full"], [1, 10]])

@@ -175,9 +175,10 @@ class TrainingConfig(_Strict):
     cuda_graphs: bool = Field(
         default=False,
         description="On CUDA, capture the training step as CUDA graphs (torch.compile mode 'reduce-overhead': "
-        "one graph per rollout horizon, replayed with one launch; pays for small MLPs and Transformers, "
-        "not for RNNs, whose cuDNN kernels it cannot capture). Elsewhere the step runs uncaptured, with a "
-        "one-line notice. Free runs (validation, simulate) replay CUDA graphs whenever they run on CUDA.",
+        "one graph per rollout horizon, replayed with one launch; pays for small MLPs and Transformers). "
+        "On a CPU, and for RNNs (whose cuDNN kernels it cannot capture; measured slower partly captured), "
+        "the step runs uncaptured, with a one-line notice. Free runs (validation, simulate) replay CUDA "
+        "graphs whenever they run on CUDA.",
     )
     grad_clip: float | None = Field(default=1.0, gt=0, description="Max global gradient norm, or null.")
     loss: Literal[tuple(LOSSES)] = Field(default="mse", description="Loss on normalised outputs.")

@@ -184,20 +184,23 @@ def build_run(
     )
     objective = distributed.wrap(shard, StepObjective(run), device)
     # compiled around DDP, as torch recommends: DDP's bucketing then splits the graph at the all-reduces
-    run.objective = compiled_objective(objective, tc, device)
+    run.objective = compiled_objective(objective, tc, device, config.model)
     run.compiled = run.objective is not objective
     return run
 
 
-def compiled_objective(objective, tc, device):
+def compiled_objective(objective, tc, device, model_config):
     """The objective as the step will call it: eager, compiled, or compiled with CUDA-graph capture."""
+    uncaptured = None
     if tc.cuda_graphs and device.type != "cuda":
-        warnings.warn(
-            f"learnsim: training.cuda_graphs needs a CUDA device; the step on {device} runs uncaptured",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    if tc.cuda_graphs and device.type == "cuda":
+        uncaptured = f"needs a CUDA device; the step on {device} runs uncaptured"
+    elif tc.cuda_graphs and getattr(model_config, "type", None) == "rnn":
+        # torch.compile leaves cuDNN's RNN kernels out of the graphs: on an H200 the split, partly captured
+        # GRU step ran at 0.67-0.72x the eager one (benchmarks/README.md, "On a GPU")
+        uncaptured = "does not capture cuDNN's RNN kernels (slower partly captured); the RNN runs uncaptured"
+    if uncaptured:
+        warnings.warn(f"learnsim: training.cuda_graphs {uncaptured}", RuntimeWarning, stacklevel=3)
+    elif tc.cuda_graphs:
         return torch.compile(objective, mode="reduce-overhead")
     return torch.compile(objective) if tc.compile else objective
 
