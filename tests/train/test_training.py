@@ -118,9 +118,22 @@ def test_early_stopping_by_patience(tmp_path):
     assert result.report["stopped_early"] and result.report["steps"] == 30
 
 
-def test_nan_loss_stops_within_one_step_keeping_last_good_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("deferred", [False, True])
+def test_nan_loss_stops_keeping_last_good_checkpoint(tmp_path, monkeypatch, deferred):
+    """At the step on the CPU; ``deferred`` (how CUDA checks, at each log and checkpoint instead of every
+    step): naming the steps since the last check, and before a checkpoint could keep the diverged weights."""
     small_dataset()
+    import learnsim.train.loop as loop_module
     import learnsim.train.run as run_module
+
+    build = loop_module.build_run
+
+    def build_deferred(*args, **kwargs):
+        run = build(*args, **kwargs)
+        run.defer_loss_check = deferred
+        return run
+
+    monkeypatch.setattr(loop_module, "build_run", build_deferred)
 
     real = run_module.make_loss
     calls = {"n": 0}
@@ -137,12 +150,15 @@ def test_nan_loss_stops_within_one_step_keeping_last_good_checkpoint(tmp_path, m
 
     monkeypatch.setattr(run_module, "make_loss", poisoned)
     config = RunConfig(
-        dataset="osc", model=family("mlp"), training=fast_training(eval_every=10, save_every=10)
+        dataset="osc",
+        model=family("mlp"),
+        training=fast_training(eval_every=10, save_every=10, log_every=1000),  # checked at checkpoints only
     )
-    with pytest.raises(TrainingError, match=r"non-finite training loss \(nan\) at step \d+.*step-00000020"):
+    where = r"in steps 21-30\b" if deferred else r"\(nan\) at step 2\d\b"
+    with pytest.raises(TrainingError, match=rf"non-finite training loss {where}.*step-00000020"):
         train(config, tmp_path / "run", monitor=False)
     kept = ckpt.checkpoints(tmp_path / "run" / "checkpoints")
-    assert kept[-1][1]["step"] == 20
+    assert [meta["step"] for _, meta in kept][-1] == 20
     weights = load_file(str(kept[-1][0] / "model.safetensors"))
     assert all(torch.isfinite(t).all() for t in weights.values())
 

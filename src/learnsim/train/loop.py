@@ -231,7 +231,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
         loss = training_step(run, horizon)
         if run.compiled and horizon not in compiled:  # this step compiled a graph: timed apart
             compiled.add(horizon)
-            check_finite(run)  # waits for the step on CUDA
+            check_finite(run, state.step + 1)  # waits for the step on CUDA
             took = time.perf_counter() - began
             run.compile_seconds += took
             tick += took
@@ -240,7 +240,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
 
         # -- every log_every steps: training loss and learning rate
         if step % tc.log_every == 0 or step == tc.training_iters:
-            check_finite(run)
+            check_finite(run, step)
             mean_loss = distributed.mean(run.shard, loss.detach())  # over the global batch
             metrics = {"train/loss": mean_loss, "lr": run.optimizer.param_groups[0]["lr"]}
             if run.curriculum:
@@ -251,7 +251,7 @@ def run_loop(run: Run, monitor: bool) -> Run:
         evaluate_now = step % tc.eval_every == 0 or step == tc.training_iters
         if not (evaluate_now or step % tc.save_every == 0):
             continue
-        check_finite(run)  # on CUDA this also waits for the queued steps, so that they are timed
+        check_finite(run, step)  # on CUDA this also waits for the queued steps, so that they are timed
         state.train_seconds += time.perf_counter() - tick  # throughput counts training steps only
 
         # -- every eval_every steps: validation, best-checkpoint selection, early stopping (rank 0 decides)
@@ -331,7 +331,7 @@ def note_nonfinite(run: Run, loss: torch.Tensor) -> None:
     and ``check_finite`` raises where the loop waits for the GPU anyway: at logging, and before every
     checkpoint, so that none holds diverged weights."""
     step = run.state.step + 1
-    if run.device.type != "cuda":
+    if not run.defer_loss_check:
         if not torch.isfinite(loss):
             raise_nonfinite(run, f"({loss.item()}) at step {step}")
         return
@@ -340,14 +340,15 @@ def note_nonfinite(run: Run, loss: torch.Tensor) -> None:
     run.loss_check[0].add_(loss.detach())
 
 
-def check_finite(run: Run) -> None:
-    """Raise if a step since the last check had a non-finite loss (CUDA; the CPU raised at the step)."""
+def check_finite(run: Run, through: int) -> None:
+    """Raise if a step since the last check, up to step ``through``, had a non-finite loss (CUDA; the CPU
+    raised at the step)."""
     if run.loss_check is None:
         return
     total, first = run.loss_check
     run.loss_check = None
     if not math.isfinite(total.item()):
-        raise_nonfinite(run, f"in steps {first}-{run.state.step}")
+        raise_nonfinite(run, f"in steps {first}-{through}")
 
 
 def raise_nonfinite(run: Run, where: str) -> None:

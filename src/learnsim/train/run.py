@@ -91,7 +91,9 @@ class Run:
     compile_seconds: float = 0.0  # first step of each compiled horizon, beyond its later steps' time
     compiled: bool = False  # the step is torch.compile'd (compile: true, or cuda_graphs on CUDA)
     warm_started: bool = False  # initialised from a stored model (no linear candidate: train.candidates)
-    loss_check: tuple[torch.Tensor, int] | None = None  # CUDA: the losses' () sum since this step (loop.py)
+    # on CUDA the loss is checked for NaN at each log and checkpoint, not every step (loop.note_nonfinite)
+    defer_loss_check: bool = False
+    loss_check: tuple[torch.Tensor, int] | None = None  # the deferred check: () sum of losses since a step
 
     @property
     def dataset_name(self) -> str:
@@ -181,6 +183,7 @@ def build_run(
         baselines=baselines,
         eval_fn=eval_fn,
         warm_started=source is not None,
+        defer_loss_check=device.type == "cuda",
     )
     objective = distributed.wrap(shard, StepObjective(run), device)
     # compiled around DDP, as torch recommends: DDP's bucketing then splits the graph at the all-reduces
