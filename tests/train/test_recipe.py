@@ -137,12 +137,14 @@ def test_a_warm_start_keeps_its_models_window_when_the_config_leaves_it_open(tmp
     from learnsim.train import TrainingConfig
 
     fields = dict(sequence_length=16, hidden_size=128, activation="tanh", members=2, control_affine=True)
+    fields |= dict(extrapolation="clip", clip_margin=1.0)
     training = TrainingConfig(training_iters=4, trackers=[])
     _, new = warm_started(tmp_path, "oscillator", fields, training, episodes=4, steps=60)
     assert new.model.config.sequence_length == 16  # the recipe's 8 would not fit the 16-row weights
     assert new.model.config.hidden_size == 128  # nor the small-data width its 240 rows would get
     assert new.model.config.activation == "tanh"  # nor the activation the recipe gives small data
     assert new.model.config.members == 2 and len(new.model.network.members) == 2  # nor the default 1
+    assert (new.model.config.extrapolation, new.model.config.clip_margin) == ("clip", 1.0)  # nor 0.5
     assert (
         new.model.config.control_affine and new.model.network.members[0].affine
     )  # its gain head fits only it
@@ -177,6 +179,27 @@ def test_the_width_and_activation_follow_the_training_rows_unless_given():
     assert (given.hidden_size, given.activation) == (128, "tanh")  # given: kept
     again = resolve_size(MLPConfig.model_validate(small.model_dump()), 50_000)  # idempotent
     assert (again.hidden_size, again.activation) == (32, "silu")
+
+
+def test_derivative_chains_clip_their_hidden_layers_beyond_half_a_range_past_the_data_unless_given():
+    from learnsim.train.recipe import resolve_size
+
+    features = example_features("oscillator")  # a derivative chain
+    narx = {"outputs": [{"name": "dy"}], "inputs": [{"name": "y", "parent": "dy", "relation": "delta"}]}
+    for rows in (500, 50_000):
+        chain = resolve_size(MLPConfig(**features), rows)
+        assert (chain.extrapolation, chain.clip_margin) == ("clip", 0.5)
+        assert resolve_size(MLPConfig(**narx), rows).extrapolation == "network"  # NARX: the whole network
+    kept = {"extrapolation": "network"}, {"extrapolation": "clip", "clip_margin": 2.0}, {"linear_skip": False}
+    for given in kept:  # what the config gives is kept; without a linear part there is nothing to clip to
+        config = resolve_size(MLPConfig(**features, **given), 50_000)
+        assert (config.extrapolation, config.clip_margin, config.linear_skip) == (
+            given.get("extrapolation", "network"),
+            given.get("clip_margin", 0.0),
+            given.get("linear_skip", True),
+        )
+    again = resolve_size(MLPConfig.model_validate(chain.model_dump()), 500)  # idempotent
+    assert (again.extrapolation, again.clip_margin) == ("clip", 0.5)
 
 
 def test_the_rollout_weighting_is_balanced_for_derivative_chains_unless_given():

@@ -101,6 +101,17 @@ STATE_WINDOW, HISTORY_WINDOW = 8, 16
 # its full episode (0.43 vs 0.44). Other schemas keep SiLU (Silverbox's recipe).
 STATE_ACTIVATION, SMALL_DATA_ACTIVATION = "silu_relu", "silu"
 
+# Beyond the training range, for derivative chains: the hidden layers see each input as it is up to half the
+# range's width past either edge and clamped past that (extrapolation 'clip', clip_margin 0.5); the linear
+# part always sees it as it is. Measured (benchmarks/README.md, "Leaving the training range", 3 seeds, test
+# episodes excited 4x the training data): the full network drifts past holding the last state on friction
+# (full episode 2.31, one seed 5.88; hold 1.03) and on the double pendulum on a cart (1.21; hold 1.13); the
+# margin keeps both below it (0.51, 1.03), leaves the cart-pole unchanged, and costs the pendulum (0.16 vs
+# 0.05) and the ball on a paddle (0.36 vs 0.31), both far below holding. In range it is the full network on
+# every system but one (nothing reaches past the margin), and there slightly better (cart double pendulum
+# 0.69 vs 0.71).
+STATE_EXTRAPOLATION, STATE_CLIP_MARGIN = "clip", 0.5
+
 
 def default_window(schema) -> int:
     """The history window the recipe gives a schema (see STATE_WINDOW)."""
@@ -111,7 +122,8 @@ def resolve_network(config, warm_start=None):
     """``config`` with the MLP's ``sequence_length`` chosen by the recipe when the config leaves it open (an
     MLP, the default family, whose window is its whole view of the past): ``default_window``, or the
     warm-start model's window, and its width, activation, members, control-affine head and increments too
-    (``warm_start``: its model config; its weights fit, or mean what they learnt, only with those). What
+    (``warm_start``: its model config; its weights fit, or mean what they learnt, only with those), and how
+    it extrapolates (it continues as the same simulator). What
     the config gives, or any other family, is kept. Needs only the schema, so it runs before the data is
     windowed; ``resolve_size`` chooses width and activation from the data."""
     model = config.model
@@ -122,7 +134,8 @@ def resolve_network(config, warm_start=None):
     if "sequence_length" not in given:
         update["sequence_length"] = warm_start.sequence_length if warm_start else default_window(model.schema)
     if warm_start is not None:
-        for name in ("hidden_size", "activation", "members", "control_affine", "increments"):
+        fitted = ("hidden_size", "activation", "members", "control_affine", "increments")
+        for name in (*fitted, "extrapolation", "clip_margin"):
             if name not in given:
                 update[name] = getattr(warm_start, name, getattr(model, name))
     if not update:
@@ -141,8 +154,9 @@ SMALL_DATA_ROWS, SMALL_WIDTH = 10_000, 32
 
 def resolve_size(model_config, train_rows: int):
     """``model_config`` with the MLP's ``hidden_size`` (see SMALL_DATA_ROWS) and, for derivative chains, its
-    ``activation`` (see STATE_ACTIVATION) chosen from the training rows where the config leaves them open;
-    what the config gives, or any other family, is kept."""
+    ``activation`` (see STATE_ACTIVATION) chosen from the training rows, and its ``extrapolation`` (see
+    STATE_EXTRAPOLATION), where the config leaves them open; what the config gives, or any other family, is
+    kept."""
     if getattr(model_config, "type", None) != "mlp":
         return model_config
     given, small = model_config.model_fields_set, train_rows < SMALL_DATA_ROWS
@@ -151,6 +165,9 @@ def resolve_size(model_config, train_rows: int):
         update["hidden_size"] = SMALL_WIDTH
     if derivative_chains(model_config.schema) and "activation" not in given:
         update["activation"] = SMALL_DATA_ACTIVATION if small else STATE_ACTIVATION
+    if derivative_chains(model_config.schema) and model_config.linear_skip and "extrapolation" not in given:
+        update["extrapolation"] = STATE_EXTRAPOLATION
+        update["clip_margin"] = STATE_CLIP_MARGIN  # refused without 'clip', so never given here
     return model_config.model_copy(update=update) if update else model_config
 
 
