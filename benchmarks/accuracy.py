@@ -40,7 +40,7 @@ SILVERBOX = HERE.parent.parent / "shared" / "data" / "silverbox"
 HORIZONS = ("1", "10", "50", "full")
 METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
-    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip", "clip-margin0.5"),
+    *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip", "clip-margin0.5", "network"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
     *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments"),
 )
@@ -85,6 +85,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {}, {"rollout": {"curriculum": "mix", "one_step_weight": 3.0}}
     if method == "fade":  # the default with the hidden layers faded out beyond the training range
         return {"extrapolation": "linear"}, {}
+    if method == "network":  # the default with the whole network beyond the range (before 2026-12-04)
+        return {"extrapolation": "network"}, {}
     if method == "clip":  # the default with the hidden layers seeing inputs clamped to the training range
         return {"extrapolation": "clip"}, {}
     if method.startswith("clip-margin"):  # ... clamped only this fraction of the range's width beyond it
