@@ -155,15 +155,15 @@ def run_example(
         RunConfig(dataset="data", model=model, training=TrainingConfig(**training)), monitor=False
     ).wait()
     stored = f"{result.model_name}@{result.model_version}"  # its lineage: the linear baseline fits the train split
+    held_out = {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
     if test_scale is not None:
         fresh = example_dataset(system, episodes=16, seed=200, scale=test_scale)
         evaluation = evaluate_model(stored, fresh, warmup=warmup, horizons=[1, 10, 50, "full"])
         outside = {f"outside/{k}": v for k, v in evaluation.outside_training_range.items()}
-        # the held-out episodes inside the training range too, from the same run
-        in_range = {f"in_range/{k.removeprefix('test/')}": v for k, v in result.report["test"].items()}
+        in_range = {f"in_range/{k}": v for k, v in held_out.items()}  # the same run's held-out episodes
         return dict(evaluation.metrics) | outside | in_range
     if warmup is None:
-        return {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
+        return held_out
     split = json.loads((result.run_dir / "dataset.json").read_text())["split"]
     episodes = sorted({int(dataset.episode[start]) for start, _ in split["test"]})
     evaluation = evaluate_model(stored, dataset, warmup=warmup, horizons=[1, 10, 50, "full"], episodes=episodes)

@@ -134,8 +134,8 @@ def resolve_network(config, warm_start=None):
     if "sequence_length" not in given:
         update["sequence_length"] = warm_start.sequence_length if warm_start else default_window(model.schema)
     if warm_start is not None:
-        fitted = ("hidden_size", "activation", "members", "control_affine", "increments")
-        for name in (*fitted, "extrapolation", "clip_margin"):
+        kept = ("hidden_size", "activation", "members", "control_affine", "increments", "extrapolation")
+        for name in (*kept, "clip_margin"):
             if name not in given:
                 update[name] = getattr(warm_start, name, getattr(model, name))
     if not update:
@@ -160,12 +160,13 @@ def resolve_size(model_config, train_rows: int):
     if getattr(model_config, "type", None) != "mlp":
         return model_config
     given, small = model_config.model_fields_set, train_rows < SMALL_DATA_ROWS
+    chains = derivative_chains(model_config.schema)
     update = {}
     if small and "hidden_size" not in given:
         update["hidden_size"] = SMALL_WIDTH
-    if derivative_chains(model_config.schema) and "activation" not in given:
+    if chains and "activation" not in given:
         update["activation"] = SMALL_DATA_ACTIVATION if small else STATE_ACTIVATION
-    if derivative_chains(model_config.schema) and model_config.linear_skip and "extrapolation" not in given:
+    if chains and model_config.linear_skip and "extrapolation" not in given:
         update["extrapolation"] = STATE_EXTRAPOLATION
         update["clip_margin"] = STATE_CLIP_MARGIN  # refused without 'clip', so never given here
     return model_config.model_copy(update=update) if update else model_config
