@@ -42,7 +42,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip", "clip-margin0.5", "network"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments"),
+    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments", "rigid"),
 )
 
 
@@ -79,6 +79,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"increments": True}, {}
     if method == "affine":  # the default with the output affine in the external inputs (control_affine)
         return {"control_affine": True}, {}
+    if method == "rigid":  # the default with a rigid-body term (linear in inputs, quadratic in velocities)
+        return {"rigid_body": True}, {}
     if method in ("onestep3", "onestep10"):  # the default with the teacher-forced term weighted 3x / 10x
         return {}, {"rollout": {"one_step_weight": float(method.removeprefix("onestep"))}}
     if method == "mix-onestep3":  # the default with the horizon mix and the teacher-forced term weighted 3x

@@ -9,10 +9,12 @@ held-out error, the gap is coverage (the test episodes visit states the training
 more data closes and regularisation does not.
 
 With ``--control-affine`` the network is f(s) + G(s) u (``model.control_affine``): the hidden layers see the
-state s only and give f and the gains G of the external inputs u.
+state s only and give f and the gains G of the external inputs u. With ``--rigid-body`` it is the MLP plus
+the term of ``model.rigid_body``: sum_b c_b(q) basis_b over the basis [v, v_i v_j, u] of the velocities v and
+external inputs u, with coefficients from a second MLP of the same size over the positions q.
 
     python benchmarks/learnability.py [--system arm] [--episodes 64,256] [--steps 30000] [--width 128]
-        [--layers 2] [--weight-decay 0.01] [--control-affine] [--seed 0]
+        [--layers 2] [--weight-decay 0.01] [--control-affine | --rigid-body] [--seed 0]
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ EPISODIC = ("arm", "cartpole", "cart_double_pendulum", "paddle_ball", "friction"
 
 
 def design(system: str, episodes: int, seed: int = 100):
-    """(X (N, F), Y (N, n_out), episode of each sample (N,), which of the F columns are external inputs (F,))
-    for every pair of consecutive rows."""
+    """(X (N, F), Y (N, n_out), episode of each sample (N,), which of the F columns are external inputs (F,),
+    which are velocities (F,)) for every pair of consecutive rows."""
     from learnsim import example_dataset, example_features
 
     features = example_features(system)
@@ -40,7 +42,8 @@ def design(system: str, episodes: int, seed: int = 100):
     column = {name: np.asarray(dataset.columns[name], dtype=np.float32) for name in dataset.feature_names}
     episode = np.asarray(dataset.episode)
     k = np.nonzero(episode[1:] == episode[:-1])[0]  # row k and k + 1 in the same episode
-    x, external = [], []
+    x, external, velocity = [], [], []
+    predicted = {o.name for o in features["outputs"] if o.parent is None}
     for f in features["inputs"]:
         values = column[f.name]
         if f.angle:
@@ -49,9 +52,10 @@ def design(system: str, episodes: int, seed: int = 100):
             x += [values[k], values[k + 1]]
         else:
             x.append(values[k])
+        velocity += [f.relation == "derivative" and f.parent in predicted] * (len(x) - len(velocity))
         external += [f.relation is None] * (len(x) - len(external))
     y = [column[o.dataset_feature or o.name][k + 1] for o in features["outputs"]]
-    return np.stack(x, 1), np.stack(y, 1), episode[k], np.array(external)
+    return np.stack(x, 1), np.stack(y, 1), episode[k], np.array(external), np.array(velocity)
 
 
 class ControlAffine(torch.nn.Module):
@@ -66,25 +70,62 @@ class ControlAffine(torch.nn.Module):
         return affine_in_inputs(self.body(x[:, self.s]), x[:, self.u], self.n_out)
 
 
+class RigidBody(torch.nn.Module):
+    """An MLP over all columns plus sum_b c_b(q) basis_b, basis [v, v_i v_j (i <= j), u], c from a second MLP
+    over the positions q (the columns neither velocity nor external)."""
+
+    def __init__(self, mlp, coefficients, external: np.ndarray, velocity: np.ndarray, n_out: int):
+        super().__init__()
+        self.mlp, self.coefficients, self.n_out = mlp, coefficients, n_out
+        self.u, self.v = torch.tensor(np.nonzero(external)[0]), torch.tensor(np.nonzero(velocity)[0])
+        self.q = torch.tensor(np.nonzero(~external & ~velocity)[0])
+        self.pairs = torch.triu_indices(len(self.v), len(self.v))
+
+    def forward(self, x):  # (B, F) -> (B, n_out)
+        v = x[:, self.v]
+        basis = torch.cat([v, v[:, self.pairs[0]] * v[:, self.pairs[1]], x[:, self.u]], 1)  # (B, n_basis)
+        c = self.coefficients(x[:, self.q]).unflatten(1, (self.n_out, -1))  # (B, n_out, n_basis)
+        return self.mlp(x) + (c * basis[:, None, :]).sum(-1)
+
+
+def mlp(width_in: int, width: int, layers: int, width_out: int) -> torch.nn.Module:
+    blocks = []
+    for _ in range(layers):
+        blocks += [torch.nn.Linear(width_in, width), torch.nn.SiLU()]
+        width_in = width
+    return torch.nn.Sequential(*blocks, torch.nn.Linear(width_in, width_out))
+
+
 def fit(
-    x, y, held_out, width: int, layers: int, steps: int, weight_decay: float, seed: int = 0, external=None
+    x,
+    y,
+    held_out,
+    width: int,
+    layers: int,
+    steps: int,
+    weight_decay: float,
+    seed: int = 0,
+    external=None,
+    velocity=None,
 ):
     """(held-out, training) RMSE / std per output of an MLP (SiLU) trained with AdamW and one-cycle LR;
-    control-affine in the columns ``external`` marks, when given."""
+    control-affine in the columns ``external`` marks when given alone, with a rigid-body term when
+    ``velocity`` marks the velocities too."""
     torch.manual_seed(seed)
     xt, yt = torch.tensor(x[~held_out]), torch.tensor(y[~held_out])
     xv, yv = torch.tensor(x[held_out]), torch.tensor(y[held_out])
     mx, sx, my, sy = xt.mean(0), xt.std(0).clamp_min(1e-6), yt.mean(0), yt.std(0)
     n_out = yt.shape[1]
-    blocks, w = [], xt.shape[1] if external is None else int((~external).sum())
-    for _ in range(layers):
-        blocks += [torch.nn.Linear(w, width), torch.nn.SiLU()]
-        w = width
-    if external is None:
-        net = torch.nn.Sequential(*blocks, torch.nn.Linear(w, n_out))
+    if velocity is not None:
+        n_v, n_u, n_q = int(velocity.sum()), int(external.sum()), int((~external & ~velocity).sum())
+        n_basis = n_v + n_v * (n_v + 1) // 2 + n_u
+        coefficients = mlp(n_q, width, layers, n_out * n_basis)
+        net = RigidBody(mlp(xt.shape[1], width, layers, n_out), coefficients, external, velocity, n_out)
+    elif external is not None:
+        head = n_out * (1 + int(external.sum()))
+        net = ControlAffine(mlp(int((~external).sum()), width, layers, head), external, n_out)
     else:
-        head = torch.nn.Linear(w, n_out * (1 + int(external.sum())))
-        net = ControlAffine(torch.nn.Sequential(*blocks, head), external, n_out)
+        net = mlp(xt.shape[1], width, layers, n_out)
     optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps, pct_start=0.05)
     generator = torch.Generator().manual_seed(seed)
@@ -119,11 +160,13 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--control-affine", action="store_true", help="f(s) + G(s) u instead of one MLP")
+    structure = parser.add_mutually_exclusive_group()
+    structure.add_argument("--control-affine", action="store_true", help="f(s) + G(s) u instead of one MLP")
+    structure.add_argument("--rigid-body", action="store_true", help="the MLP plus a rigid-body term")
     parser.add_argument("--seed", type=int, default=0, help="initialisation and batches (not the data)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    kind = "control-affine MLP" if args.control_affine else "MLP"
+    kind = "control-affine MLP" if args.control_affine else "MLP + rigid-body term" if args.rigid_body else "MLP"
     print(
         f"{args.system}: {kind} {args.layers}x{args.width} SiLU, {args.steps} steps, weight decay "
         f"{args.weight_decay}, seed {args.seed}"
@@ -136,12 +179,13 @@ def main() -> None:
     if min(counts) < 4:
         parser.error("--episodes: at least 4 per data set (3 to train on, 1 to hold out)")
     for episodes in counts:
-        x, y, episode, external = design(args.system, episodes)
+        x, y, episode, external, velocity = design(args.system, episodes)
         held_out = episode >= int(episodes * TRAIN_SHARE)
         began = time.perf_counter()
-        structure = external if args.control_affine else None
+        structure = external if args.control_affine or args.rigid_body else None
         test, train = fit(
-            x, y, held_out, args.width, args.layers, args.steps, args.weight_decay, args.seed, structure
+            *(x, y, held_out, args.width, args.layers, args.steps, args.weight_decay, args.seed, structure),
+            velocity if args.rigid_body else None,
         )
         cells = [" ".join(f"{v:.4f}" for v in values) for values in (test, train, linear_error(x, y, held_out))]
         print(f"{episodes:>9} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} {time.perf_counter() - began:>5.0f}")

@@ -332,3 +332,72 @@ def test_a_clip_margin_widens_the_range_the_hidden_layers_see_unclamped():
     )
     with pytest.raises(ValidationError, match="clip_margin"):
         onyx_config(extrapolation="clip", clip_margin=-0.1)
+
+
+def rigid_body_model(**fields):
+    """The Onyx example with a rigid-body term and nothing else: main hidden layers and skip at zero."""
+    torch.manual_seed(0)
+    network = model_from_config(onyx_config(sequence_length=4, hidden_size=16, rigid_body=True, **fields)).network
+    with torch.no_grad():
+        network.layers[-1].weight.zero_()
+        network.layers[-1].bias.zero_()
+        network.skip.weight.zero_()
+        network.rigid.coefficients[-1].weight.mul_(10)  # coefficients that vary visibly with the position
+    return network
+
+
+def test_a_rigid_body_term_is_quadratic_in_the_velocity_and_linear_in_the_input_with_position_gains():
+    network = rigid_body_model()
+    assert network.rigid.coefficients[0].in_features == 1  # the newest row's position
+    assert network.rigid.coefficients[-1].out_features == 1 + 1 + 1  # v, v^2 and u per output
+    z = torch.randn(5, 4, 3)
+
+    def scaled(column, scale):
+        out = z.clone()
+        out[:, -1, column] *= scale
+        return network(out)
+
+    v0 = scaled(0, 0.0)
+    # f(s v) = f(0) + c1 s v + c2 s^2 v^2: f(3v) - 3 f(v) + 2 f(0) = 6 c2 v^2 = 3 (f(2v) - 2 f(v) + f(0))
+    second = scaled(0, 2.0) - 2 * scaled(0, 1.0) + v0
+    torch.testing.assert_close(scaled(0, 3.0) - 3 * scaled(0, 1.0) + 2 * v0, 3 * second, rtol=1e-4, atol=1e-5)
+    assert second.abs().max() > 1e-2  # not linear in it
+    u0 = scaled(2, 0.0)
+    torch.testing.assert_close(scaled(2, 3.0) - u0, 3 * (scaled(2, 1.0) - u0), rtol=1e-4, atol=1e-5)
+    moved = z.clone()
+    moved[:, -1, 1] += 1.0  # another position: other coefficients
+    assert not torch.allclose(network(moved), network(z), atol=1e-4)
+    older = z.clone()
+    older[:, :-1] = torch.randn(5, 3, 3)  # the term reads the newest row only
+    torch.testing.assert_close(network(older), network(z))
+
+
+def test_a_rigid_body_term_starts_at_zero_clamps_the_states_not_the_inputs_and_needs_a_derivative_chain():
+    network = rigid_body_model()
+    weight, bias = torch.randn(1, 4 * 3), torch.tensor([0.5])
+    assert network.start_from_linear(weight, bias)
+    z = torch.randn(6, 4, 3)
+    torch.testing.assert_close(network(z), z.flatten(1) @ weight.T + bias)  # the term starts off too
+
+    clipped = rigid_body_model(extrapolation="clip")
+    clipped.low.fill_(-1.0)
+    clipped.high.fill_(1.0)
+    plain = rigid_body_model()
+    plain.load_state_dict(clipped.state_dict(), strict=False)
+    inside = torch.rand(6, 4, 3) * 1.8 - 0.9
+    torch.testing.assert_close(clipped(inside), plain(inside))
+    for state in (0, 1):  # a velocity or a position beyond the range: the term's value at the edge
+        far = inside.clone()
+        far[:, -1, state] = 4.0
+        at_edge = far.clone()
+        at_edge[:, -1, state] = 1.0
+        torch.testing.assert_close(clipped(far), clipped(at_edge))
+        assert not torch.allclose(plain(far), plain(at_edge), atol=1e-4)
+    strong = inside.clone()
+    strong[:, -1, 2] = 4.0  # an external input beyond it: still linear in it, as in range
+    torch.testing.assert_close(clipped(strong), plain(strong))
+
+    with pytest.raises(ValidationError, match="rigid_body needs a derivative chain"):
+        narx_config(rigid_body=True)
+    with pytest.raises(ValidationError, match="rigid_body and control_affine cannot be combined"):
+        onyx_config(rigid_body=True, control_affine=True)

@@ -74,6 +74,16 @@ class MLPConfig(ModelConfigBase):
         "voltage: the network does not have to learn that the inputs act linearly. The linear skip still sees "
         "the whole window. Needs an external input and another input.",
     )
+    rigid_body: bool = Field(
+        default=False,
+        description="Add a term shaped like rigid-body mechanics, M(q) a + C(q, v) v + g(q) = B(q) u: accelerations "
+        "linear in the external inputs u and quadratic in the velocities v, with coefficients that depend on the "
+        "positions q only, a second set of hidden layers (the same size) giving them from the newest row's "
+        "positions. The main hidden layers still see the whole window and learn what the form leaves out "
+        "(friction, contact). With extrapolation 'clip' the term sees positions and velocities clamped like the "
+        "hidden layers, so beyond the data it stays bounded. Velocities are the inputs fed back from a predicted output by a derivative "
+        "relation; positions the other states. Needs a derivative chain; not with control_affine.",
+    )
     increments: bool = Field(
         default=False,
         description="Show the network a fed-back ('delta') input's history as its steps between the window's "
@@ -129,6 +139,38 @@ class MLPConfig(ModelConfigBase):
         delta = [self.inputs[i].relation == "delta" and self.inputs[i].parent is not None for i in plain]
         return delta + [False] * (2 * len(angle))
 
+    def rigid_body_columns(self) -> tuple[list[int], list[int], list[int]]:
+        """Per-step network columns (``network_columns`` order) of the velocities (inputs a derivative relation
+        feeds from a predicted output), the positions (every other state) and the external inputs."""
+        predicted = {f.name for f in self.outputs if f.parent is None}
+        by_name = {f.name: f for f in self.inputs}
+        velocity, position, external = [], [], []
+        for column, (name, is_external) in enumerate(self.network_columns()):
+            f = by_name[name]
+            if is_external:
+                external.append(column)
+            elif f.relation == "derivative" and f.parent in predicted:
+                velocity.append(column)
+            else:
+                position.append(column)
+        return velocity, position, external
+
+    @model_validator(mode="after")
+    def _rigid_body_needs_a_derivative_chain(self):
+        if self.rigid_body:
+            velocity, position, _ = self.rigid_body_columns()
+            if not velocity or not position:
+                raise ValueError(
+                    "rigid_body needs a derivative chain: an input fed from a predicted output by a 'derivative' "
+                    "relation (a velocity) and another state (a position, e.g. integrating that velocity)"
+                )
+            if self.control_affine:
+                raise ValueError(
+                    "rigid_body and control_affine cannot be combined (rigid_body's term is already linear in "
+                    "the external inputs); choose one"
+                )
+        return self
+
     @model_validator(mode="after")
     def _affine_needs_both_parts(self):
         if self.control_affine:
@@ -170,6 +212,7 @@ class MLP(nn.Module):
         layers.append(nn.Linear(width, head, bias=config.bias))
         self.layers = nn.Sequential(*layers)
         self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
+        self.rigid = rigid_body_term(config) if config.rigid_body else None
         self.increments = config.increments
         if self.increments:  # per-step column: a 'delta' input, and its step gain (set with the statistics)
             mask = torch.tensor(config.increment_columns())
@@ -194,6 +237,8 @@ class MLP(nn.Module):
             out = affine_in_inputs(h, flat.index_select(1, self.u_columns), self.n_out)
         else:
             out = self.layers(hidden)
+        if self.rigid is not None:  # states as the hidden layers see them (clamped), inputs as they are
+            out = out + self.rigid(hidden.view_as(z)[:, -1], z[:, -1])
         if self.fade:  # (B, 1) trust in the hidden layers: 1 inside the range, -> 0 far outside
             excess = (raw - self.high).clamp(min=0) + (self.low - raw).clamp(min=0)
             out = out * torch.exp(-excess.amax(1, keepdim=True).square() / (2 * self.FADE_WIDTH**2))
@@ -229,6 +274,8 @@ class MLP(nn.Module):
         if self.increments:  # the skip reads window_steps(z): re-express the map in those columns
             weight = self._on_steps(weight)
         self.skip.weight.copy_(weight)
+        if self.rigid is not None:
+            self.rigid.zero_()
         last = self.layers[-1]
         last.weight.zero_()
         if last.bias is not None:  # control-affine: f takes the bias, the gains start at zero
@@ -243,6 +290,50 @@ class MLP(nn.Module):
         w = weight.unflatten(1, (-1, self.step_gain.shape[0]))  # (n_out, L, F)
         on_steps = torch.cat([-w.cumsum(1)[:, :-1] / self.step_gain, w.sum(1, keepdim=True)], dim=1)
         return torch.where(self.step_columns, on_steps, w).flatten(1)
+
+
+class RigidBodyTerm(nn.Module):
+    """sum_b c_b(q) basis_b over the basis [v, v_i v_j (i <= j), u] of the newest row's velocities v and external
+    inputs u, with coefficients c (n_out x n_basis) from hidden layers over its positions q. The constant term
+    g(q) is left to the main hidden layers, which see q too."""
+
+    def __init__(self, config: MLPConfig, velocity: list[int], position: list[int], external: list[int]):
+        super().__init__()
+        for name, columns in (("v_columns", velocity), ("q_columns", position), ("u_columns", external)):
+            self.register_buffer(name, torch.tensor(columns, dtype=torch.long), persistent=False)
+        pairs = torch.triu_indices(len(velocity), len(velocity))  # (2, n_v (n_v + 1) / 2)
+        self.register_buffer("pair_i", pairs[0], persistent=False)
+        self.register_buffer("pair_j", pairs[1], persistent=False)
+        self.n_out, self.n_basis = config.n_direct_outputs, len(velocity) + pairs.shape[1] + len(external)
+        layers: list[nn.Module] = []
+        width = len(position)
+        for _ in range(config.hidden_layers):
+            layers += [nn.Linear(width, config.hidden_size), ACTIVATIONS[config.activation]()]
+            width = config.hidden_size
+        layers.append(nn.Linear(width, self.n_out * self.n_basis))
+        self.coefficients = nn.Sequential(*layers)
+
+    def forward(self, seen: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        # seen: (B, F) newest row as the hidden layers see it (clamped with 'clip'); row: (B, F) as it is.
+        # With 'clip' the velocities are clamped too: v^2 beyond the data grows faster than anything the linear
+        # part can hold (free runs of a ball on a paddle diverged in training), so the term stays bounded there
+        # and linear in the inputs.
+        v = seen.index_select(1, self.v_columns)  # (B, n_v)
+        vv = v.index_select(1, self.pair_i) * v.index_select(1, self.pair_j)  # (B, n_v (n_v + 1) / 2)
+        basis = torch.cat([v, vv, row.index_select(1, self.u_columns)], dim=1)  # (B, n_basis)
+        c = self.coefficients(seen.index_select(1, self.q_columns)).unflatten(1, (self.n_out, self.n_basis))
+        return (c * basis[:, None, :]).sum(-1)  # (B, n_out)
+
+    @torch.no_grad()
+    def zero_(self) -> None:
+        """Start with the term off (its output layer at zero): the model is then the rest of the network."""
+        last = self.coefficients[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+
+
+def rigid_body_term(config: MLPConfig) -> RigidBodyTerm:
+    return RigidBodyTerm(config, *config.rigid_body_columns())
 
 
 def mlp_network(config: MLPConfig) -> nn.Module:
