@@ -116,10 +116,11 @@ STATE_EXTRAPOLATION, STATE_CLIP_MARGIN = "clip", 0.5
 # rigid_body: accelerations linear in the external inputs and quadratic in the velocities, with coefficients
 # from the positions, the form of M(q) a + C(q, v) v + g(q) = B(q) u). Measured (benchmarks/README.md, "A
 # rigid-body term", 3 seeds): a supervised fit of the arm's held-out accelerations is 3x better (0.048 vs
-# 0.145), as good as the plain MLP on 4x the data; free runs improve 2-4x at 10 and 50 steps and 1.2-2x over
-# the full episode on the cart-pole, friction, the cart double pendulum and the arm. The ball on a paddle
-# (contact, no velocity-quadratic forces) is worse at every horizon (full episode 0.170 vs 0.141). A step
-# costs about twice as much.
+# 0.145), as good as the plain MLP on 4x the data; free runs improve 1.2-2.9x at 50 steps and 1.1-2.2x over
+# the full episode on the arm, the cart-pole, friction and the cart double pendulum, at every horizon on the
+# cart-pole and friction; the arm loses its first step (0.0032 vs 0.0027). The ball on a paddle (contact, no
+# velocity-quadratic forces) is worse at every horizon (full episode 0.170 vs 0.141). A step costs about
+# twice as much.
 STATE_RIGID_BODY = True
 
 
