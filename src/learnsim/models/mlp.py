@@ -38,6 +38,19 @@ def affine_in_inputs(head: torch.Tensor, u: torch.Tensor, n_out: int) -> torch.T
     return head[:, :n_out] + (gains * u[:, None, :]).sum(-1)
 
 
+def hidden_stack(config, width: int, head: int, bias: bool = True, dropout: float = 0.0) -> nn.Sequential:
+    """``config.hidden_layers`` layers of ``config.hidden_size`` with its activation (and dropout), from
+    ``width`` inputs to ``head`` outputs: (..., width) -> (..., head)."""
+    layers: list[nn.Module] = []
+    for _ in range(config.hidden_layers):
+        layers += [nn.Linear(width, config.hidden_size, bias=bias), ACTIVATIONS[config.activation]()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = config.hidden_size
+    layers.append(nn.Linear(width, head, bias=bias))
+    return nn.Sequential(*layers)
+
+
 class MLPConfig(ModelConfigBase):
     """MLP simulator: the (sequence_length x inputs) window, flattened, through `hidden_layers` layers."""
 
@@ -200,17 +213,7 @@ class MLP(nn.Module):
             self.register_buffer("u_columns", torch.tensor(u, dtype=torch.long), persistent=False)
             self.register_buffer("s_columns", torch.tensor(s, dtype=torch.long), persistent=False)
             width, head = len(s), self.n_out * (1 + len(u))  # f (n_out) and G (n_out x n_u), row-major
-        layers: list[nn.Module] = []
-        for _ in range(config.hidden_layers):
-            layers += [
-                nn.Linear(width, config.hidden_size, bias=config.bias),
-                ACTIVATIONS[config.activation](),
-            ]
-            if config.dropout > 0:
-                layers.append(nn.Dropout(config.dropout))
-            width = config.hidden_size
-        layers.append(nn.Linear(width, head, bias=config.bias))
-        self.layers = nn.Sequential(*layers)
+        self.layers = hidden_stack(config, width, head, bias=config.bias, dropout=config.dropout)
         self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
         self.rigid = rigid_body_term(config) if config.rigid_body else None
         self.increments = config.increments
@@ -305,13 +308,7 @@ class RigidBodyTerm(nn.Module):
         self.register_buffer("pair_i", pairs[0], persistent=False)
         self.register_buffer("pair_j", pairs[1], persistent=False)
         self.n_out, self.n_basis = config.n_direct_outputs, len(velocity) + pairs.shape[1] + len(external)
-        layers: list[nn.Module] = []
-        width = len(position)
-        for _ in range(config.hidden_layers):
-            layers += [nn.Linear(width, config.hidden_size), ACTIVATIONS[config.activation]()]
-            width = config.hidden_size
-        layers.append(nn.Linear(width, self.n_out * self.n_basis))
-        self.coefficients = nn.Sequential(*layers)
+        self.coefficients = hidden_stack(config, len(position), self.n_out * self.n_basis)
 
     def forward(self, seen: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
         # seen: (B, F) newest row as the hidden layers see it (clamped with 'clip'); row: (B, F) as it is.
