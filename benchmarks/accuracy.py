@@ -17,7 +17,7 @@ slow each other down); the table gives mean and half the range over seeds, and e
 ``--out`` as a JSON line.
 
     python benchmarks/accuracy.py
-        [--systems arm,cartpole,cart_double_pendulum,paddle_ball,friction,oscillator,pendulum,silverbox]
+        [--systems arm,cartpole,cart_double_pendulum,paddle_ball,hopper,friction,oscillator,pendulum,silverbox]
         [--methods one-step,rollout-0.1,default] [--seeds 0,1,2] [--iters 3000] [--warmup N] [--workers 2]
         [--episodes N (small data)] [--test-scale S (test inputs S times the training excitation)]
 """
@@ -42,7 +42,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip", "clip-margin0.5", "network"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments", "rigid"),
+    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments", "rigid", "no-rigid"),
 )
 
 
@@ -81,6 +81,8 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"control_affine": True}, {}
     if method == "rigid":  # the default with a rigid-body term (linear in inputs, quadratic in velocities)
         return {"rigid_body": True}, {}
+    if method == "no-rigid":  # the default without it: the plain MLP the recipe gave before 2026-12-04
+        return {"rigid_body": False}, {}
     if method in ("onestep3", "onestep10"):  # the default with the teacher-forced term weighted 3x / 10x
         return {}, {"rollout": {"one_step_weight": float(method.removeprefix("onestep"))}}
     if method == "mix-onestep3":  # the default with the horizon mix and the teacher-forced term weighted 3x
@@ -328,7 +330,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--systems", default="arm,cartpole,cart_double_pendulum,paddle_ball,friction,oscillator,pendulum,silverbox"
+        "--systems", default="arm,cartpole,cart_double_pendulum,paddle_ball,hopper,friction,oscillator,pendulum,silverbox"
     )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")

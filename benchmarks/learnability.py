@@ -29,7 +29,7 @@ from learnsim.models.mlp import affine_in_inputs
 
 TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
 # Example systems recorded as episodes with a derivative chain (the single recordings have no episodes to hold out)
-EPISODIC = ("arm", "cartpole", "cart_double_pendulum", "paddle_ball", "friction", "oscillator", "pendulum")
+EPISODIC = ("arm", "cartpole", "cart_double_pendulum", "paddle_ball", "hopper", "friction", "oscillator", "pendulum")
 
 
 def design(system: str, episodes: int, seed: int = 100):

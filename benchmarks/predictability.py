@@ -13,7 +13,7 @@ over the first 1, 10, 50 and all steps of every episode of the benchmark's datas
 default size). Where a 1% error already gives a large full-episode figure, the system is chaotic under its
 recorded inputs and a free run's full-episode error says more about that than about the model.
 
-    python benchmarks/predictability.py [--systems arm,cartpole,cart_double_pendulum,paddle_ball,friction,oscillator,pendulum]
+    python benchmarks/predictability.py [--systems arm,cartpole,cart_double_pendulum,paddle_ball,hopper,friction,oscillator,pendulum]
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--systems", default="arm,cartpole,cart_double_pendulum,paddle_ball,friction,oscillator,pendulum")
+    parser.add_argument("--systems", default="arm,cartpole,cart_double_pendulum,paddle_ball,hopper,friction,oscillator,pendulum")
     args = parser.parse_args()
     print(f"{'system':<11} {'perturbation':<12} " + " ".join(f"{'@' + str(h or 'full'):>8}" for h in HORIZONS))
     for system in args.systems.split(","):

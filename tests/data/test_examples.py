@@ -9,6 +9,7 @@ from learnsim.data.examples import (
     cart_double_pendulum,
     example_dataset,
     example_features,
+    hopper,
     paddle_ball,
 )
 from learnsim.data.validate import validate_dataset
@@ -78,6 +79,43 @@ def test_the_paddle_and_ball_conserve_energy_through_contacts_and_the_contact_da
     monkeypatch.setattr(paddle_ball, "DAMPING", 3.0)
     q2, v2 = rk4(paddle_ball.acceleration, q, v, 1e-4, 10000)
     assert (paddle_ball_energy(q2, v2) < paddle_ball_energy(q, v) - 1e-3).all()  # each bounce loses some
+
+
+def hopper_energy(q, v):
+    """(E,) kinetic (masses and rotors), gravitational and spring (ground, stop) energy of the hopper."""
+    m = hopper
+    a, w = q @ m.TO_ABSOLUTE.T, v @ m.TO_ABSOLUTE.T
+    knee = (m.THIGH * np.cos(a[:, 1]) * w[:, 1], w[:, 0] + m.THIGH * np.sin(a[:, 1]) * w[:, 1])
+    foot = (knee[0] + m.SHIN * np.cos(a[:, 2]) * w[:, 2], knee[1] + m.SHIN * np.sin(a[:, 2]) * w[:, 2])
+    kinetic = (
+        m.BODY * w[:, 0] ** 2
+        + m.KNEE * (knee[0] ** 2 + knee[1] ** 2)
+        + m.FOOT * (foot[0] ** 2 + foot[1] ** 2)
+    )
+    kinetic = kinetic + m.ARMATURE * (v[:, 1] ** 2 + v[:, 2] ** 2)
+    knee_height = a[:, 0] - m.THIGH * np.cos(a[:, 1])
+    foot_height = knee_height - m.SHIN * np.cos(a[:, 2])
+    potential = m.GRAVITY * (m.BODY * a[:, 0] + m.KNEE * knee_height + m.FOOT * foot_height)
+    springs = np.maximum(-foot_height, 0.0) ** 2 + np.maximum(m.STOP - a[:, 0], 0.0) ** 2
+    return kinetic / 2 + potential + m.STIFFNESS * springs / 2
+
+
+def test_the_hopper_conserves_energy_through_landings_and_loses_it_to_ground_friction(monkeypatch):
+    for name in ("RAIL_FRICTION", "JOINT_DAMPING", "DAMPING", "MU", "KP", "KD"):  # passive: motors off
+        monkeypatch.setattr(hopper, name, 0.0)
+    q0 = np.array([[0.9, 0.3, 0.8], [0.7, -0.2, 1.2]])  # (height, hip, knee): dropped with the leg bent
+    v0 = np.array([[0.0, 1.0, -1.0], [-1.0, 0.5, 2.0]])
+    targets = np.zeros((2, 2))
+    passive = lambda q, v, _: hopper.acceleration(q, v, targets)  # noqa: E731
+    q, v, touched = q0, v0, np.zeros(2, dtype=bool)
+    for _ in range(50):  # 1 s in steps of 2e-4 s: falls, lands, bounces
+        q, v = rk4(passive, q, v, 2e-4, 100)
+        touched |= hopper.foot(q, v)[0] < 0
+    assert touched.all() and (hopper.foot(q0, v0)[0] > 0).all() and np.abs(q - q0).max() > 1.0
+    np.testing.assert_allclose(hopper_energy(q, v), hopper_energy(q0, v0), rtol=1e-5)
+    monkeypatch.setattr(hopper, "MU", 0.8)
+    q, v = rk4(passive, q0, v0, 2e-4, 5000)
+    assert (hopper_energy(q, v) < hopper_energy(q0, v0) - 1e-2).all()  # the foot slid on the ground
 
 
 @pytest.mark.parametrize("system", list(SYSTEMS))

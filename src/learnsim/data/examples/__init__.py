@@ -21,6 +21,7 @@ SYSTEMS = {
     "cartpole": "cart-pole with a free swinging pole; force in, cart position and pole angle, closed loop too",
     "cart_double_pendulum": "double pendulum swinging freely on a cart; force in, cart position and 2 link angles",
     "paddle_ball": "ball bouncing on a paddle (repeated contacts, flight in between); force in, 2 heights",
+    "hopper": "one-legged hopper: body on a rail, hip and knee position targets in, foot contacts with friction",
     "friction": "block on a spring with Coulomb friction (stick-slip) hitting a stiff wall; force in",
     "tanks": "two cascaded tanks with overflow, one short recording (1024 rows); pump voltage in, lower level out",
     "axis": "positioning axis with friction under PD control, one 25 s recording at 1 kHz; force in, position out",
