@@ -42,7 +42,7 @@ METHODS = (
     *("one-step", "rollout-0.1", "default", "linear-start", "mix", "mix-onestep3"),
     *("window2", "window4", "window8", "window16", "wd0.1", "width32", "width128", "fade", "linear-start-fade", "clip", "clip-margin0.5", "network"),
     *("ema0.999", "balanced", "onestep-arch", "relu", "relu-balanced", "mixed", "mixed-balanced"),
-    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments", "rigid", "no-rigid"),
+    *("silu-uniform", "onestep3", "onestep10", "members1", "members3", "affine", "horizon256", "increments", "rigid", "no-rigid", "rigid-zero"),
 )
 
 
@@ -81,7 +81,9 @@ def method_fields(method: str) -> tuple[dict, dict]:
         return {"control_affine": True}, {}
     if method == "rigid":  # the default with a rigid-body term (linear in inputs, quadratic in velocities)
         return {"rigid_body": True}, {}
-    if method == "no-rigid":  # the default without it: the plain MLP the recipe gave before 2026-12-04
+    if method == "rigid-zero":  # the default with the rigid-body term starting at zero (see worker)
+        return {"rigid_body": True}, {}
+    if method == "no-rigid":  # the plain MLP, whatever the recipe gives (the default again since 2026-12-04)
         return {"rigid_body": False}, {}
     if method in ("onestep3", "onestep10"):  # the default with the teacher-forced term weighted 3x / 10x
         return {}, {"rollout": {"one_step_weight": float(method.removeprefix("onestep"))}}
@@ -244,6 +246,16 @@ def worker(job: dict) -> None:
 
     torch.set_num_threads(1)
     os.environ["LEARNSIM_HOME"] = tempfile.mkdtemp(prefix="learnsim-accuracy-")
+    if job["method"] == "rigid-zero":  # every rigid-body term built in this process starts with its output at 0
+        from learnsim.models import mlp
+
+        built = mlp.RigidBodyTerm.__init__
+
+        def zeroed(self, *args, **kwargs):
+            built(self, *args, **kwargs)
+            self.zero_()
+
+        mlp.RigidBodyTerm.__init__ = zeroed
     start = time.perf_counter()
     if job["system"] == "silverbox":
         metrics = run_silverbox(job["method"], job["seed"], job["iters"])
