@@ -118,7 +118,7 @@ STATE_EXTRAPOLATION, STATE_CLIP_MARGIN = "clip", 0.5
 # simulates smooth rigid-body systems much better (free runs 1.2-2.9x at 50 steps on the arm, the cart-pole
 # and friction; at 18,000 steps the arm's 50-step error 0.05 vs 0.13), but on the two systems with contacts
 # it is worse at every horizon (ball on a paddle) or runs away: on the one-legged hopper one seed of three
-# ended its free runs at nRMSE 2.8, past holding the last state (1.5), where the plain MLP gave 0.29-0.30 on
+# ended its free runs at nRMSE 2.8, past holding the last state (1.5), where the plain MLP gave 0.27-0.30 on
 # every seed, and the term starting at zero ran away too (184). The data do not say which kind a system is
 # (contacts leave no clearer mark in the accelerations than friction's stiff wall), and a free run that runs away
 # is the worse failure, so the plain MLP is the default.
