@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from learnsim.models.mlp import affine_in_inputs
+from learnsim.models.mlp import RigidBodyTerm, affine_in_inputs, hidden_stack
 
 TRAIN_SHARE = 0.75  # episodes, in order; the rest are held out
 # Example systems recorded as episodes with a derivative chain (the single recordings have no episodes to hold out)
@@ -71,29 +72,25 @@ class ControlAffine(torch.nn.Module):
 
 
 class RigidBody(torch.nn.Module):
-    """An MLP over all columns plus sum_b c_b(q) basis_b, basis [v, v_i v_j (i <= j), u], c from a second MLP
-    over the positions q (the columns neither velocity nor external)."""
+    """An MLP over all columns plus learnsim's rigid-body term (``model.rigid_body``) over the same columns:
+    velocities as ``velocity`` marks, external inputs as ``external`` marks, positions the rest."""
 
-    def __init__(self, mlp, coefficients, external: np.ndarray, velocity: np.ndarray, n_out: int):
+    def __init__(self, term: RigidBodyTerm, mlp: torch.nn.Module):
         super().__init__()
-        self.mlp, self.coefficients, self.n_out = mlp, coefficients, n_out
-        self.u, self.v = torch.tensor(np.nonzero(external)[0]), torch.tensor(np.nonzero(velocity)[0])
-        self.q = torch.tensor(np.nonzero(~external & ~velocity)[0])
-        self.pairs = torch.triu_indices(len(self.v), len(self.v))
+        self.term, self.mlp = term, mlp
 
-    def forward(self, x):  # (B, F) -> (B, n_out)
-        v = x[:, self.v]
-        basis = torch.cat([v, v[:, self.pairs[0]] * v[:, self.pairs[1]], x[:, self.u]], 1)  # (B, n_basis)
-        c = self.coefficients(x[:, self.q]).unflatten(1, (self.n_out, -1))  # (B, n_out, n_basis)
-        return self.mlp(x) + (c * basis[:, None, :]).sum(-1)
+    def forward(self, x):  # (B, F) -> (B, n_out); nothing is clamped here
+        return self.mlp(x) + self.term(x, x)
+
+
+def shape(width: int, layers: int, n_out: int = 0) -> SimpleNamespace:
+    """The fields of an MLP config that learnsim's hidden layers and rigid-body term read (SiLU layers)."""
+    return SimpleNamespace(hidden_size=width, hidden_layers=layers, activation="silu", n_direct_outputs=n_out)
 
 
 def mlp(width_in: int, width: int, layers: int, width_out: int) -> torch.nn.Module:
-    blocks = []
-    for _ in range(layers):
-        blocks += [torch.nn.Linear(width_in, width), torch.nn.SiLU()]
-        width_in = width
-    return torch.nn.Sequential(*blocks, torch.nn.Linear(width_in, width_out))
+    """learnsim's hidden layers: ``layers`` SiLU layers of ``width``, (..., width_in) -> (..., width_out)."""
+    return hidden_stack(shape(width, layers), width_in, width_out)
 
 
 def fit(
@@ -117,10 +114,9 @@ def fit(
     mx, sx, my, sy = xt.mean(0), xt.std(0).clamp_min(1e-6), yt.mean(0), yt.std(0)
     n_out = yt.shape[1]
     if velocity is not None:
-        n_v, n_u, n_q = int(velocity.sum()), int(external.sum()), int((~external & ~velocity).sum())
-        n_basis = n_v + n_v * (n_v + 1) // 2 + n_u
-        coefficients = mlp(n_q, width, layers, n_out * n_basis)
-        net = RigidBody(mlp(xt.shape[1], width, layers, n_out), coefficients, external, velocity, n_out)
+        columns = [np.nonzero(mask)[0].tolist() for mask in (velocity, ~external & ~velocity, external)]
+        term = RigidBodyTerm(shape(width, layers, n_out), *columns)
+        net = RigidBody(term, mlp(xt.shape[1], width, layers, n_out))
     elif external is not None:
         head = n_out * (1 + int(external.sum()))
         net = ControlAffine(mlp(int((~external).sum()), width, layers, head), external, n_out)

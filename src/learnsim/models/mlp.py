@@ -94,8 +94,9 @@ class MLPConfig(ModelConfigBase):
         "positions q only, a second set of hidden layers (the same size) giving them from the newest row's "
         "positions. The main hidden layers still see the whole window and learn what the form leaves out "
         "(friction, contact). With extrapolation 'clip' the term sees positions and velocities clamped like the "
-        "hidden layers, so beyond the data it stays bounded. Velocities are the inputs fed back from a predicted output by a derivative "
-        "relation; positions the other states. Needs a derivative chain; not with control_affine.",
+        "hidden layers, so beyond the data it stays bounded. Velocities are the inputs fed back from a predicted "
+        "output by a derivative relation; positions the other states. Needs a derivative chain; not with "
+        "control_affine. Off unless given: it helps chains of rigid links and ran away on systems with contacts.",
     )
     increments: bool = Field(
         default=False,
@@ -215,7 +216,7 @@ class MLP(nn.Module):
             width, head = len(s), self.n_out * (1 + len(u))  # f (n_out) and G (n_out x n_u), row-major
         self.layers = hidden_stack(config, width, head, bias=config.bias, dropout=config.dropout)
         self.skip = nn.Linear(flat, config.n_direct_outputs, bias=False) if config.linear_skip else None
-        self.rigid = rigid_body_term(config) if config.rigid_body else None
+        self.rigid = RigidBodyTerm(config, *config.rigid_body_columns()) if config.rigid_body else None
         self.increments = config.increments
         if self.increments:  # per-step column: a 'delta' input, and its step gain (set with the statistics)
             mask = torch.tensor(config.increment_columns())
@@ -327,10 +328,6 @@ class RigidBodyTerm(nn.Module):
         last = self.coefficients[-1]
         last.weight.zero_()
         last.bias.zero_()
-
-
-def rigid_body_term(config: MLPConfig) -> RigidBodyTerm:
-    return RigidBodyTerm(config, *config.rigid_body_columns())
 
 
 def mlp_network(config: MLPConfig) -> nn.Module:
