@@ -162,6 +162,8 @@ def run_example(
     ).wait()
     stored = f"{result.model_name}@{result.model_version}"  # its lineage: the linear baseline fits the train split
     held_out = {k.removeprefix("test/"): v for k, v in result.report["test"].items()}
+    # the stored checkpoint's validation score: what choosing between methods on validation data compares
+    held_out["selection"] = result.report["selection"]["value"]
     if test_scale is not None:
         fresh = example_dataset(system, episodes=16, seed=200, scale=test_scale)
         evaluation = evaluate_model(stored, fresh, warmup=warmup, horizons=[1, 10, 50, "full"])

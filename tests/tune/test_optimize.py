@@ -71,6 +71,22 @@ def test_search_stores_every_finished_trial_and_marks_the_best(oscillator):
     assert run.model.type == best.params.get("model", run.model.type)
 
 
+def test_the_grid_sampler_trains_each_combination_once(oscillator):
+    """Plain MLP or not, decided by validation: a two-combination grid tries both, and marks the better."""
+    data = search_data(
+        num_trials=2, sampler="grid", opt_models=[search_data()["optimization"]["opt_models"][0]]
+    )
+    model = data["optimization"]["opt_models"][0]
+    model |= {"hidden_size": 8, "linear_skip": {"select": [True, False]}}
+    data["optimization"]["opt_optimizers"] = [{"lr": 3e-3}]
+    result = optimize(load_search_config(data=data), monitor=False)
+    study = open_study(load_search_config(data=data), storage_url(None))
+    assert sorted(t.params["mlp.linear_skip"] for t in _finished(study)) == [False, True]
+    best = min((t for t in _finished(study) if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    assert model_meta("osc_tuned", "best")["version"] == best.user_attrs["model_version"]
+    assert result.best_value == best.value
+
+
 def test_show_writes_table_config_and_plots(oscillator, tmp_path):
     optimize(load_search_config(data=search_data(num_trials=4)), monitor=False)
     shown = show_study("osc_tuned", out=tmp_path / "shown")

@@ -41,7 +41,7 @@ BAD = [
     ("optimization.training.loss", {"select": ["mse", "hinge"]}, "not a valid loss"),
     ("optimization.training.optimizer", {"lr": 1}, "Extra inputs"),
     ("optimization.num_trials", 0, "greater than or equal to 1"),
-    ("optimization.sampler", "grid", "Input should be"),
+    ("optimization.sampler", "bayes", "Input should be"),
     (
         "optimization.opt_lr_schedulers",
         [None, {"max_lr": 1e-3, "min_lr": 1e-2}],
@@ -98,3 +98,26 @@ def test_untouched_fields_keep_their_defaults_for_the_recipe():
     data = trial_run_config(config, trial)
     assert "hidden_layers" not in data["model"]  # left to the family default
     assert "seed" not in data["training"]
+
+
+def _grid(**optimization) -> dict:
+    """The shared search on the grid: MLP width 8 or 16, or GRU width 4 or 8, each with lr 1e-3 or 1e-2."""
+    data = _set(search_data(**optimization), "optimization.sampler", "grid")
+    return _set(data, "optimization.opt_optimizers.0.lr", {"select": [1e-3, 1e-2]})
+
+
+def test_the_grid_counts_each_choices_own_spaces():
+    config = load_search_config(data=_grid(num_trials=8))
+    assert config.optimization.grid_combinations() == (2 + 2) * 2  # (mlp widths + gru widths) x lrs
+    rollout = _set(_grid(), "optimization.training.rollout", {"noise_std": {"range": [0.0, 0.2, 0.1]}})
+    assert load_search_config(data=rollout).optimization.grid_combinations() == 4 * 2 * 3
+
+
+def test_the_grid_refuses_more_trials_than_combinations_and_a_float_range_without_a_step():
+    with pytest.raises(
+        ConfigError, match=r"num_trials is 9 but the grid \(sampler 'grid'\) has 8 combinations"
+    ):
+        load_search_config(data=_grid(num_trials=9))
+    continuum = _set(_grid(), "optimization.opt_optimizers.0.lr", {"range": [1e-3, 1e-2], "log": True})
+    with pytest.raises(ConfigError, match=r"opt_optimizers.0.lr is a float range without a step"):
+        load_search_config(data=continuum)

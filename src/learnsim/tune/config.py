@@ -8,6 +8,7 @@ Every ``*OptConfig`` class is derived from its config class through the registri
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -23,7 +24,7 @@ from learnsim.train.config import (
     checked_dataset_reference,
 )
 from learnsim.train.optim import OPTIMIZERS, SCHEDULERS, tagged_union
-from learnsim.tune.space import concrete, first_candidate, is_space, searchable
+from learnsim.tune.space import concrete, first_candidate, grid_size, is_space, searchable
 
 
 def _opt_name(config_class: type) -> str:
@@ -64,7 +65,7 @@ ModelOptConfig = tagged_union(MODEL_OPT_CONFIGS, "mlp")
 OptimizerOptConfig = tagged_union(OPTIMIZER_OPT_CONFIGS, "adamw")
 SchedulerOptConfig = tagged_union(SCHEDULER_OPT_CONFIGS, "cosine_decay_with_warmup")
 
-SAMPLERS = ("tpe", "random", "cmaes", "qmc")
+SAMPLERS = ("tpe", "random", "cmaes", "qmc", "grid")
 PRUNERS = ("median", "successive_halving", "hyperband", "none")
 
 
@@ -101,7 +102,12 @@ class OptimizationConfig(StrictModel):
         default_factory=TrainingOptConfig,
         description="Any other training field (rollout, loss, precision, seed, ...), fixed or searched.",
     )
-    sampler: Literal[SAMPLERS] = Field(default="tpe", description="Optuna sampler.")
+    sampler: Literal[SAMPLERS] = Field(
+        default="tpe",
+        description="Optuna sampler. 'grid' tries each combination of the searched values once (Optuna's "
+        "brute-force sampler): every space a select or a range with a step (integers count), and num_trials "
+        "at most the number of combinations.",
+    )
     pruner: Literal[PRUNERS] = Field(
         default="median", description="Optuna pruner, asked at every validation of a trial."
     )
@@ -120,6 +126,13 @@ class OptimizationConfig(StrictModel):
                         f"opt_models.{index} ({model.type}) has none"
                     )
         self._learning_rate_searched_where_it_acts()
+        if self.sampler == "grid":
+            combinations = self.grid_combinations()
+            if self.num_trials > combinations:
+                raise ValueError(
+                    f"num_trials is {self.num_trials} but the grid (sampler 'grid') has {combinations} "
+                    f"combination{'s' if combinations > 1 else ''}: set num_trials to {combinations} or less"
+                )
         first = self.opt_models[0]
         probes = [(f"opt_models.{i}", (model, None, 0)) for i, model in enumerate(self.opt_models)]
         probes += [(f"opt_optimizers.{i}", (first, o, 0)) for i, o in enumerate(self.opt_optimizers)]
@@ -132,6 +145,36 @@ class OptimizationConfig(StrictModel):
             except ValidationError as error:
                 raise ValueError(f"{where}: {format_validation_error(error)}") from None
         return self
+
+    def grid_combinations(self) -> int:
+        """Distinct trials on the grid: per family, optimizer and schedule the product of their spaces' sizes
+        (a space belongs to its choice), summed over the choices, times the training section's spaces. A
+        float range without a step has no grid: a ValueError naming it."""
+
+        def combinations(option, where: str) -> int:
+            sizes = []
+
+            def count(path: str, space):
+                size = grid_size(space)
+                if size is None:
+                    raise ValueError(
+                        f"sampler 'grid' needs every space on a grid, but {where}.{path} is a float range "
+                        "without a step: give it one ([low, high, step]) or list its values with select"
+                    )
+                sizes.append(size)
+                return first_candidate(path, space)
+
+            if option is not None:
+                concrete(option, count)
+            return math.prod(sizes)
+
+        parts = [
+            sum(combinations(m, f"opt_models.{i}") for i, m in enumerate(self.opt_models)),
+            sum(combinations(o, f"opt_optimizers.{i}") for i, o in enumerate(self.opt_optimizers)),
+            sum(combinations(s, f"opt_lr_schedulers.{i}") for i, s in enumerate(self.opt_lr_schedulers)),
+            combinations(self.training, "training"),
+        ]
+        return math.prod(parts)
 
     def _learning_rate_searched_where_it_acts(self) -> None:
         """A cosine-with-warmup schedule sets the learning rate itself (max_lr): searching the optimizer's lr

@@ -185,6 +185,18 @@ def _concrete(value, choose, path: str):
     return value
 
 
+def grid_size(space) -> int | None:
+    """How many values ``space`` takes on a grid: a select's candidates, an integer range's integers (on its
+    step), a float range's steps; None for a float range without a step (a continuum)."""
+    if isinstance(space, Select):
+        return len(space.select)
+    if space._kind is int:
+        return (int(space.high) - int(space.low)) // int(space.step or 1) + 1
+    if space.step is None:
+        return None
+    return round((space.range[1] - space.range[0]) / space.range[2]) + 1
+
+
 def first_candidate(path: str, space):
     """A stand-in for a space (its first select value, its low bound), used to check the rules between fields
     of a search config before any trial runs."""

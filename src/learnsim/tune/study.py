@@ -94,15 +94,18 @@ def make_sampler(config: SearchConfig, worker: int):
 
     seed = config.optimization.seed + worker
     name = config.optimization.sampler
-    if name == "tpe":  # conditional spaces (per family, per optimizer): sample each group jointly
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
-    return optuna.samplers.QMCSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed)
+    with warnings.catch_warnings():  # both are marked experimental in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "grid":  # each combination once; running trials count as taken, so workers take others
+            return optuna.samplers.BruteForceSampler(seed=seed)
+        # tpe: conditional spaces (per family, per optimizer), so each group is sampled jointly
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
 def make_pruner(config: SearchConfig):
