@@ -309,7 +309,8 @@ def table(records: list[dict]) -> str:
     systems = list(dict.fromkeys(r["system"] for r in records))
     for system in systems:
         runs = [r for r in records if r["system"] == system and "metrics" in r]
-        for method in METHODS:
+        others = [m for m in dict.fromkeys(r["method"] for r in runs) if m not in METHODS]
+        for method in [*METHODS, *others]:
             mine = [r for r in runs if r["method"] == method]
             if not mine:
                 continue
@@ -337,6 +338,23 @@ def table(records: list[dict]) -> str:
                     + " ".join(f"{c:>16}" for c in cells)
                 )
     return "\n".join(lines)
+
+
+def chosen(records: list[dict], first: str, second: str) -> list[dict]:
+    """Per system and seed with runs of both methods, the one whose stored checkpoint scored lower on validation
+    (``selection``), as method 'chosen' with the method it took in 'picked': choosing between two methods the
+    way a two-trial grid search does, without training anything again."""
+    pairs: dict[tuple, dict] = {}
+    for r in records:
+        if "metrics" in r and "selection" in r["metrics"] and r["method"] in (first, second):
+            pairs.setdefault((r["system"], r["seed"]), {})[r["method"]] = r
+    picks = []
+    for pair in pairs.values():
+        if len(pair) == 2:
+            best = min(pair.values(), key=lambda r: r["metrics"]["selection"])
+            seconds = sum(r["seconds"] for r in pair.values())  # the choice costs both runs
+            picks.append(best | {"method": "chosen", "picked": best["method"], "seconds": seconds})
+    return picks
 
 
 def main() -> None:
@@ -377,6 +395,11 @@ def main() -> None:
         action="store_true",
         help="With --table: the held-out episodes inside the training range that --test-scale runs also score.",
     )
+    parser.add_argument(
+        "--choose",
+        help="With --table: METHOD_A,METHOD_B adds a row 'chosen', per seed whichever of the two scored lower on "
+        "validation (their runs' 'selection'), and says which it took.",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -387,7 +410,11 @@ def main() -> None:
             for r in records:
                 metrics = r.get("metrics", {}).items()
                 r["metrics"] = {k.removeprefix("in_range/"): v for k, v in metrics if k.startswith("in_range/")}
-        return print(table(records))
+        picks = chosen(records, *args.choose.split(",")) if args.choose else []
+        print(table(records + picks))
+        for r in sorted(picks, key=lambda r: (r["system"], r["seed"])):
+            print(f"chosen on validation: {r['system']} seed {r['seed']}: {r['picked']}")
+        return None
     systems = args.systems.split(",")
     if "silverbox" in systems and not (SILVERBOX / "SNLS80mV.csv").is_file():
         print(f"Silverbox data not found at {SILVERBOX}; leaving it out.")
