@@ -61,6 +61,11 @@ class Range(StrictModel):
     def step(self) -> float | None:
         return self._kind(self.range[2]) if len(self.range) == 3 else None
 
+    @property
+    def cells(self) -> float | None:
+        """(high - low) / step, the steps the range spans on its grid; None without a step."""
+        return (self.range[1] - self.range[0]) / self.range[2] if len(self.range) == 3 else None
+
 
 Space = Select | Range
 
@@ -96,9 +101,8 @@ def _check_space(base: type[BaseModel], name: str, space, adapter: TypeAdapter) 
             raise ValueError(f"a log range needs low > 0, got {space.low}")
         if space.log and space.step is not None:
             raise ValueError("a log range takes no step")
-        if space.step is not None:
-            cells = (space.range[1] - space.range[0]) / space.range[2]
-            if not math.isclose(cells, round(cells), abs_tol=1e-9):
+        if space.cells is not None:
+            if not math.isclose(space.cells, round(space.cells), abs_tol=1e-9):
                 raise ValueError(
                     f"range step {space.range[2]} does not divide [{space.range[0]}, {space.range[1]}]"
                 )
@@ -190,11 +194,9 @@ def grid_size(space) -> int | None:
     step), a float range's steps; None for a float range without a step (a continuum)."""
     if isinstance(space, Select):
         return len(space.select)
-    if space._kind is int:
-        return (int(space.high) - int(space.low)) // int(space.step or 1) + 1
-    if space.step is None:
-        return None
-    return round((space.range[1] - space.range[0]) / space.range[2]) + 1
+    if space.cells is None:  # an integer range steps by 1, a float one has no grid
+        return int(space.high - space.low) + 1 if space._kind is int else None
+    return round(space.cells) + 1
 
 
 def first_candidate(path: str, space):
