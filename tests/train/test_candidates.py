@@ -53,6 +53,33 @@ def test_an_untrained_network_loses_to_the_linear_fit_which_is_stored(tmp_path, 
     logged = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert any(r["step"] == 0 and "val/rollout_score" in r for r in logged)
     assert report["validation"]["val/rollout_score"] == pytest.approx(meta["metric"])
+    # every surface says the linear fit was stored, and why, with both candidates' scores
+    scores = report["candidates"]
+    assert scores["linear"]["selection"] == meta["metric"] and scores["network"]["step"] > 0
+    assert scores["network"]["selection"] == min(checkpoint_metrics)
+    assert report["stored"].startswith("stored the LINEAR FIT, not the network")
+    assert f"{meta['metric']:.4g}" in report["stored"] and f"{min(checkpoint_metrics):.4g}" in report["stored"]
+    from learnsim.store.models import model_meta
+
+    lineage = model_meta("m")["lineage"]
+    assert lineage["candidate"] == "linear" and lineage["candidates"] == scores
+
+
+def test_models_list_show_and_the_web_app_name_the_stored_linear_fit(isolated_home, oscillator, capsys):
+    from reliability.conftest import run_cli
+
+    train(_config(2), isolated_home / "runs" / "r", monitor=False)
+    code, listed = run_cli(["models", "list"], capsys)
+    assert code == 0 and "mlp (linear fit)" in listed
+    code, shown = run_cli(["models", "show", "m"], capsys)
+    assert code == 0 and "family=mlp (linear fit)" in shown and "stored the LINEAR FIT" in shown
+    pytest.importorskip("starlette")
+    from learnsim.ui import catalog
+
+    run = catalog.run_detail("r")
+    assert run["checkpoints"][0]["name"] == "linear fit" and run["report"]["best_candidate"] == "linear"
+    model = catalog.model_detail("m", None)
+    assert model["stored"].startswith("stored the LINEAR FIT") and model["run"] == "r"
 
 
 def test_a_trained_network_that_beats_the_linear_fit_is_stored(tmp_path, oscillator):

@@ -24,6 +24,7 @@ pytest.importorskip("starlette")
 uvicorn = pytest.importorskip("uvicorn")
 
 GENERATED_RUNS = 500
+TRIALS = 2  # the real search's trials: runs and model versions beside the quickstart's
 
 
 def _free_port() -> int:
@@ -54,6 +55,20 @@ def store(tmp_path_factory):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(study_name="search", storage=open_storage(storage_url(None)))
     study.optimize(lambda t: (t.suggest_float("lr", 1e-4, 1e-2, log=True) - 3e-3) ** 2, n_trials=6)
+    # a real finished search: its trials are runs under studies/osc_tuned/trial-NNNN with stored models
+    from learnsim.tune.config import load_search_config
+    from learnsim.tune.optimize import optimize
+
+    model = {"type": "mlp", "sequence_length": 4, "hidden_layers": 1, "hidden_size": {"select": [8, 16]},
+             "outputs": [{"name": "acceleration_prediction", "dataset_feature": "acceleration"}],
+             "inputs": [{"name": "velocity", "parent": "acceleration_prediction", "relation": "derivative"},
+                        {"name": "position", "parent": "velocity", "relation": "derivative"},
+                        {"name": "control_input"}]}  # fmt: skip
+    search = {"num_trials": TRIALS, "sampler": "grid", "training_iters": 20, "train_batch_size": 32,
+              "checkpoint_type": "single_step", "opt_models": [model], "opt_optimizers": [{"lr": 3e-3}],
+              "opt_lr_schedulers": [None], "training": {"eval_every": 10, "trackers": [], "rollout": None}}  # fmt: skip
+    optimize(load_search_config(data={"dataset": "oscillator", "model_name": "osc_tuned", "optimization": search}),
+             monitor=False)  # fmt: skip
     yield {"home": home, "run": result.run_dir, "model": result.model_name, "version": result.model_version}
     if saved is None:
         os.environ.pop("LEARNSIM_HOME", None)
@@ -130,18 +145,23 @@ def test_api_reports_what_the_store_holds(server, store):
     status, graph = get_json(server + "/api/lineage")
     assert status == 200
     kinds = [n["kind"] for n in graph["nodes"]]
-    assert kinds.count("dataset") == 1 and kinds.count("model") == 1 and kinds.count("run") == 200
-    assert graph["runs_total"] == GENERATED_RUNS + 1
+    assert kinds.count("dataset") == 1 and kinds.count("model") == 1 + TRIALS and kinds.count("run") == 200
+    assert kinds.count("study") == 2  # the generated study and the real search
+    assert graph["runs_total"] == GENERATED_RUNS + 1 + TRIALS
     status, everything = get_json(server + "/api/lineage?max_runs=1000")
     graph = everything
-    assert [n["kind"] for n in graph["nodes"]].count("run") == GENERATED_RUNS + 1
+    assert [n["kind"] for n in graph["nodes"]].count("run") == GENERATED_RUNS + 1 + TRIALS
+    for trial in range(TRIALS):  # each trial's run links its study and its model
+        node = f"run:osc_tuned/trial-{trial:04d}"
+        assert ["study:osc_tuned", node] in graph["edges"]
+        assert any(e[0] == node and e[1].startswith("model:osc_tuned@") for e in graph["edges"])
     run_node = "run:real"
     assert [e for e in graph["edges"] if e[1] == run_node][0][0].startswith("dataset:oscillator@")
     assert any(e[0] == run_node and e[1] == f"model:{store['model']}@{store['version']}" for e in graph["edges"])
 
     status, rows = get_json(server + "/api/objects")
     types = [r["type"] for r in rows]
-    assert types.count("run") == GENERATED_RUNS + 1 and types.count("study") == 1
+    assert types.count("run") == GENERATED_RUNS + 1 + TRIALS and types.count("study") == 2
     real = next(r for r in rows if r["id"] == "real")
     assert real["status"] == "finished" and real["detail"] == "step 100/100"
     assert real["metric"] == pytest.approx(
@@ -190,6 +210,26 @@ def test_simulate_panel_free_runs_the_stored_model(server, store):
     model = load_model(store["model"], store["version"])
     velocity = next(s for s in detail["scaling"] if s["name"] == "velocity")
     assert velocity["scale"] == pytest.approx(float(model.input_scaler.scale[0]))
+
+
+def test_a_finished_search_shows_its_trials_runs_and_models(server, store):
+    status, study = get_json(server + "/api/studies/osc_tuned")
+    assert status == 200 and len(study["trials"]) == TRIALS and study["model_name"] == "osc_tuned"
+    for trial in study["trials"]:
+        assert trial["state"] == "complete" and trial["duration_s"] > 0
+        assert trial["run"] == f"osc_tuned/trial-{trial['number']:04d}"
+        status, run = get_json(server + f"/api/runs/{trial['run']}")  # the link leads to a run that exists
+        assert status == 200 and run["status"] == "finished" and run["tags"]["study"] == "osc_tuned"
+        assert run["model"] == {"name": "osc_tuned", "version": trial["model_version"]}
+        assert get(server + f"/runs/{trial['run']}")[0] == 200
+        status, model = get_json(server + f"/api/models/osc_tuned/{trial['model_version']}")
+        assert status == 200 and model["run"] == trial["run"]
+    status, runs = get_json(server + "/api/runs")
+    assert {r["id"] for r in runs} >= {f"osc_tuned/trial-{n:04d}" for n in range(TRIALS)}
+    for trick in ("osc_tuned/../../models", "osc_tuned/trial-0000/..", "..%2Fruns%2Freal", "%2Fetc%2Fpasswd",
+                  "osc_tuned/trial-0000%00", "a/b/c"):  # fmt: skip
+        status, body = get_json(server + f"/api/runs/{trick}")
+        assert status == 404 and "no run" in body["error"], (trick, body)
 
 
 def test_missing_objects_get_a_named_404(server):
@@ -241,6 +281,21 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
     dataset = _browse(server + "/datasets/oscillator/latest", tmp_path / "p2", screenshot=shots / "ui-dataset.png")
     assert dataset["ready"] == "1" and dataset["errors"] == "0" and int(dataset["charts"]) >= 1
     assert "<canvas" in dataset["dom"]
+
+    search = _browse(server + "/studies/osc_tuned", tmp_path / "p8", screenshot=shots / "ui-study.png")
+    assert search["ready"] == "1" and search["errors"] == "0" and int(search["charts"]) >= 1
+    trials = re.search(r'<table id="trials">.*?</table>', search["dom"], re.S).group(0)
+    rows = re.findall(r"<tr>(.*?)</tr>", trials, re.S)[1:]
+    assert len(rows) == TRIALS
+    for row in rows:
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        assert float(cells[-3]) > 0, "seconds are shown"
+        assert re.search(r'href="/runs/osc_tuned/trial-\d{4}"', cells[-2]), cells[-2]
+        assert re.search(r'href="/models/osc_tuned/[0-9a-f]{16}"', cells[-1]), cells[-1]
+    trial_run = _browse(server + "/runs/osc_tuned/trial-0000", tmp_path / "p9")
+    assert trial_run["ready"] == "1" and trial_run["errors"] == "0" and trial_run["status"] == "finished"
+    assert "osc_tuned, trial 0" in trial_run["dom"]  # and it links back to its study
+    assert "2 studies" in overview["dom"]
 
     model = f"/models/{store['model']}/{store['version']}"
     for page, charts in (("/objects", 0), (model, 3), ("/studies/search", 1), ("/compare?runs=real,gen-001", 2)):

@@ -9,7 +9,9 @@ import typer
 
 
 def evaluate(
-    model: str = typer.Argument(..., help="Stored model NAME[@VERSION]."),
+    model: str = typer.Argument(
+        ..., help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest."
+    ),
     dataset: str = typer.Option(..., "--dataset", help="Stored dataset NAME[@VERSION] to evaluate on."),
     warmup: int = typer.Option(
         None, "--warmup", min=1, help="Recorded rows before each free run (default: sequence_length)."
@@ -26,10 +28,13 @@ def evaluate(
     from learnsim.cli.simulate import _episode_list
     from learnsim.evaluate.model import evaluate_model
     from learnsim.evaluate.protocol import parse_horizons
+    from learnsim.store.models import model_meta, resolved
     from learnsim.track.console import evaluation_table, show
 
+    meta = model_meta(model)
+    show(resolved(model, meta))
     evaluation = evaluate_model(
-        model,
+        f"{meta['name']}@{meta['version']}",
         dataset,
         warmup=warmup,
         horizons=parse_horizons(horizons),

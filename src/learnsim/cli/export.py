@@ -8,7 +8,9 @@ import typer
 
 
 def export(
-    model: str = typer.Argument(..., help="Stored model NAME[@VERSION] (NAME@best after a search)."),
+    model: str = typer.Argument(
+        ..., help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest."
+    ),
     format: str = typer.Option("bundle", "--format", help="bundle (.lsim zip), onnx or torchscript."),
     out: Path = typer.Option(..., "-o", "--out", help="Output file (model.lsim, model.onnx, model.pt)."),
     horizon: int = typer.Option(
@@ -21,6 +23,9 @@ def export(
     TorchScript files hold one simulation step (relations and normalisation inside) and, with --horizon, a
     whole rollout."""
     from learnsim.export import export_model
+    from learnsim.store.models import model_meta, resolved
 
-    for path in export_model(model, out, format, horizon):
+    meta = model_meta(model)
+    print(resolved(model, meta))
+    for path in export_model(f"{meta['name']}@{meta['version']}", out, format, horizon):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")

@@ -18,10 +18,10 @@ app = typer.Typer(
 @app.command("list")
 def list_():
     """List every stored model version."""
-    from rich.console import Console
     from rich.table import Table
 
     from learnsim.store.models import list_models
+    from learnsim.track.console import show
 
     table = Table("name", "version", "family", "parameters", "dataset", "created")
     for meta in list_models():
@@ -33,34 +33,51 @@ def list_():
         table.add_row(
             meta["name"],
             " ".join([meta["version"], *(f"({a})" for a in meta.get("aliases", []))]),
-            str(meta.get("family", "?")),
+            family(meta),
             f"{meta.get('parameters', 0):,}",
             dataset,
             created(meta),
         )
-    Console().print(table)
+    show(table)
+
+
+def family(meta: dict) -> str:
+    """The family, and 'linear fit' when the run stored its linear fit in the network's place."""
+    text = str(meta.get("family", "?"))
+    return f"{text} (linear fit)" if (meta.get("lineage") or {}).get("candidate") == "linear" else text
 
 
 @app.command("show")
-def show(reference: str = typer.Argument(..., help="NAME or NAME@VERSION.")):
+def show(
+    reference: str = typer.Argument(
+        ..., help="NAME or NAME@VERSION; a bare NAME is its version marked best by a search, else the newest."
+    ),
+):
     """Config, lineage and test metrics of a stored model."""
     import json
 
     from rich.console import Console
     from rich.table import Table
 
-    from learnsim.store.models import model_meta, model_store
+    from learnsim.durable import read_json
+    from learnsim.store.models import model_meta, model_store, resolved
     from learnsim.store.versions import parse_reference
+    from learnsim.train.candidates import explain
 
     console = Console()
     name, version = parse_reference(reference)
     meta = model_meta(name, version)
     path = model_store().root / name / meta["version"]
-    config = json.loads((path / "model.json").read_text())["config"]
+    config = read_json(path / "model.json", "model file")["config"]
+    print(resolved(reference, meta))
     console.print(
-        f"[bold]{name}@{meta['version']}[/]  family={meta['family']} parameters={meta['parameters']:,}"
+        f"[bold]{name}@{meta['version']}[/]  family={family(meta)} parameters={meta['parameters']:,}",
+        soft_wrap=True,
     )
-    console.print("lineage: " + json.dumps(meta.get("lineage", {})))
+    lineage = meta.get("lineage", {})
+    if lineage.get("candidates"):
+        console.print(explain(lineage["candidate"], lineage["candidates"]), soft_wrap=True, markup=False)
+    console.print("lineage: " + json.dumps(lineage), soft_wrap=True, markup=False)
     console.print("inputs: " + ", ".join(meta["inputs"]) + " | outputs: " + ", ".join(meta["outputs"]))
     table = Table("metric", "value")
     for key, value in meta.get("metrics", {}).items():

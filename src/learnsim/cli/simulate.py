@@ -9,7 +9,9 @@ import typer
 
 
 def simulate(
-    model: str = typer.Argument(..., help="Stored model NAME[@VERSION]."),
+    model: str = typer.Argument(
+        ..., help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest."
+    ),
     dataset: str = typer.Option(..., "--dataset", help="Stored dataset NAME[@VERSION] to simulate on."),
     episodes: str = typer.Option(None, "--episodes", help="Comma-separated episode ids (default: all)."),
     horizon: int = typer.Option(
@@ -23,7 +25,11 @@ def simulate(
     from rich.console import Console
 
     from learnsim.evaluate.recorded import simulate_recorded
+    from learnsim.store.models import model_meta, resolved
 
+    meta = model_meta(model)
+    print(resolved(model, meta))
+    model = f"{meta['name']}@{meta['version']}"
     if steps is not None:
         print("warning: --steps is deprecated; use --horizon", file=sys.stderr)
         horizon = horizon or steps

@@ -13,14 +13,46 @@ from learnsim.store.versions import VersionedStore, learnsim_home, parse_referen
 
 
 def model_store() -> VersionedStore:
-    return VersionedStore(learnsim_home() / "models", "model")
+    """Models by name; a bare name means the version marked 'best' (by a search) when there is one, else the
+    newest ('NAME@latest' always the newest)."""
+    return VersionedStore(learnsim_home() / "models", "model", default_alias="best")
+
+
+def resolved(reference: str, meta: dict) -> str:
+    """One line saying which version a reference resolved to and why, e.g.
+    ``osc_tuned -> osc_tuned@3f2a...  (marked best by a search; NAME@latest for the newest)``. Every command
+    that takes a model name prints it."""
+    full = f"{meta['name']}@{meta['version']}"
+    name, version = parse_reference(reference)
+    aliases = [a for a, v in _aliases(name).items() if v == meta["version"]]
+    if version is None and "best" in aliases:
+        why = "marked best by a search; NAME@latest for the newest"
+    elif version is None or version == "latest":
+        why = "the newest version"
+    elif version in aliases:
+        why = f"alias '{version}'"
+    else:
+        why = "the version given"
+    candidate = (meta.get("lineage") or {}).get("candidate")
+    if candidate == "linear":
+        why += "; the run's linear fit, stored in place of the network"
+    return f"model: {reference} -> {full}  ({why})"
+
+
+def _aliases(name: str) -> dict[str, str]:
+    try:
+        return model_store().aliases(name)
+    except FileCorruptError:
+        return {}
 
 
 def save_model(name: str, model, metrics: dict | None = None, lineage: dict | None = None) -> dict:
     """Save ``model`` as a new version of ``name`` (version = hash of weights and config); returns metadata."""
     from learnsim.models.files import write_model
 
-    digest = hashlib.sha256(model.config.model_dump_json().encode())
+    # the name is part of the version: two models that happen to hold the same weights (two runs that both
+    # stored their linear fit) are different entries and must not share an id
+    digest = hashlib.sha256(name.encode() + b"\0" + model.config.model_dump_json().encode())
     for key, tensor in sorted(model.state_dict().items()):
         digest.update(key.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -39,8 +71,8 @@ def save_model(name: str, model, metrics: dict | None = None, lineage: dict | No
 
 
 def load_model(name: str, version: str | None = None, device: str = "cpu"):
-    """Load a stored model (latest version by default; ``name`` may be 'NAME@VERSION' or 'NAME@best'), or a
-    model bundle file (``model.lsim``, from ``learnsim export``) with no store at all; ready to simulate."""
+    """Load a stored model (the version marked best by a search, else the newest; ``name`` may be
+    'NAME@VERSION', 'NAME@best' or 'NAME@latest'), or a model bundle file (``model.lsim``, from ``learnsim export``) with no store at all; ready to simulate."""
     from learnsim.models.files import read_model
 
     if str(name).endswith(".lsim") or Path(name).is_file():

@@ -55,9 +55,13 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
 
 
 class VersionedStore:
-    def __init__(self, root: Path, kind: str):
+    """``default_alias``: the alias a bare name means when it is set (the models' 'best', marked by a search),
+    as a registry alias does in MLflow; without it, or with the version 'latest', a bare name is the newest."""
+
+    def __init__(self, root: Path, kind: str, default_alias: str | None = None):
         self.root = Path(root)
         self.kind = kind
+        self.default_alias = default_alias
 
     def write(
         self, name: str, version: str, write_payload: Callable[[Path], None], meta: dict
@@ -127,8 +131,11 @@ class VersionedStore:
         if not versions:
             known = self.names()
             raise StoreError(f"no {self.kind} named '{name}' in {self.root}; known: {known or 'none'}")
-        version = self.aliases(name).get(version, version) if version else version
-        if version is None:
+        aliases = self.aliases(name)
+        if version is None and self.default_alias in aliases:
+            version = aliases[self.default_alias]
+        version = aliases.get(version, version) if version else version
+        if version in (None, "latest"):
             meta = versions[-1]
         else:
             matches = [m for m in versions if m["version"].startswith(version)]

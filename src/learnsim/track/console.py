@@ -62,7 +62,9 @@ def show(renderable) -> None:
     if sys.stdout.isatty():
         Console().print(renderable)
     elif isinstance(renderable, Table):
-        Console(force_terminal=False, no_color=True, width=120).print(renderable)
+        # as wide as the table needs (a log or a pipe has no width to fit), so no name is cut or wrapped
+        width = Console(width=1000).measure(renderable).maximum
+        Console(force_terminal=False, no_color=True, width=max(width, 40)).print(renderable)
     else:
         print(renderable, flush=True)
 

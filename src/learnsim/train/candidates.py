@@ -96,3 +96,36 @@ def replaces(candidate: dict, best_meta: dict, best_validation: dict) -> bool:
         return False
     full, best_full = candidate.get(FULL), best_validation.get(FULL)
     return full is None or best_full is None or full < best_full
+
+
+def scores(network: tuple[dict, dict], linear: dict | None) -> dict:
+    """Each candidate's selection metric and whole-validation free-run error, for the report, the model's
+    lineage and every surface that says what was stored: ``network`` is (best checkpoint's meta, its
+    validation record), ``linear`` the candidate's meta (None: the run had none)."""
+    meta, validation = network
+    table = {"network": {"step": meta["step"], "selection": meta.get("metric"), FULL: validation.get(FULL)}}
+    if linear is not None:
+        table[NAME] = {"step": 0, "selection": linear["metric"], FULL: linear.get(FULL)}
+    return table
+
+
+def explain(stored: str, table: dict) -> str:
+    """One line: which candidate was stored and why, with both scores."""
+
+    def score(name: str) -> str:
+        entry = table[name]
+        full, selection = entry.get(FULL), entry["selection"]
+        text = "not scored" if selection is None else f"selection {selection:.4g}"
+        return text + (f", whole-validation nRMSE {full:.4g}" if full is not None else "")
+
+    if NAME not in table:
+        return f"stored the network's best checkpoint (step {table['network']['step']}; {score('network')})"
+    if stored == NAME:
+        return (
+            f"stored the LINEAR FIT, not the network: no checkpoint free-ran the validation data better "
+            f"(linear: {score(NAME)}; best network checkpoint, step {table['network']['step']}: {score('network')})"
+        )
+    return (
+        f"stored the network's best checkpoint, step {table['network']['step']} ({score('network')}); "
+        f"the linear fit scored {score(NAME)}"
+    )

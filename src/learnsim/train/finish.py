@@ -46,8 +46,11 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
     best_path, best_meta = best[0] if best else checkpoint.checkpoints(run.checkpoint_dir)[-1]
     records = run.hub.file.read()
     linear = candidates.linear_candidate(run_dir)
+    table = candidates.scores((best_meta, _validation_at(records, best_meta)), linear and linear[1])
     if linear is not None and candidates.replaces(linear[1], best_meta, _validation_at(records, best_meta)):
         best_path, best_meta = linear  # no checkpoint free-runs the validation data better than the linear fit
+    kept = best_meta.get("candidate") or "network"
+    why = candidates.explain(kept, table)
     model = read_model(best_path, run.device)
     test = {}
     if len(run.data.starts["test"]):
@@ -68,6 +71,8 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "dataset_version": run.dataset_version,
         "run_dir": str(run_dir),
         "best_step": best_meta["step"],
+        "candidate": kept,
+        "candidates": table,
         **run.tags,
     }
     stored = save_model(run.config.model_name, model.cpu(), metrics=test, lineage=lineage)
@@ -78,6 +83,8 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "best_step": best_meta["step"],
         "best_checkpoint": best_path.name,
         "best_candidate": best_meta.get("candidate"),  # 'linear': the linear fit won the selection
+        "candidates": table,  # each candidate's selection metric and whole-validation error
+        "stored": why,
         "selection": {"metric": best_meta["metric_name"], "value": best_meta["metric"]},
         "stopped_early": state.stopped_early,
         "steps": state.step,
@@ -102,7 +109,9 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
     run.hub.finish()  # queued after the plots, so trackers receive them before they close
     if monitor:
         if test:
-            show(metrics_table(f"test (best checkpoint, step {best_meta['step']})", test, "test"))
+            what = "the linear fit" if kept == "linear" else f"best checkpoint, step {best_meta['step']}"
+            show(metrics_table(f"test ({what})", test, "test"))
+        show(why)
         name = run.config.model_name
         show(f"run directory: {run_dir}\nmodel: {name}@{stored['version']} (load_model('{name}'))")
     metrics = {**report["validation"], **test}

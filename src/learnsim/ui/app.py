@@ -70,30 +70,29 @@ async def run_file(request: Request) -> Response:
     name = request.path_params["name"]
     path = run / ("report.html" if name == "report.html" else f"plots/{name}")
     if (name != "report.html" and not name.endswith(".png")) or "/" in name or not path.is_file():
-        return JSONResponse({"error": f"no file '{name}' in run {run.name}"}, status_code=404)
+        return JSONResponse({"error": f"no file '{name}' in run {request.path_params['run']}"}, status_code=404)
     return FileResponse(path)
 
 
 def create_app() -> Starlette:
     def p(request: Request, key: str):
-        value = request.path_params[key]
-        return None if key == "version" and value == "latest" else value  # 'latest': the newest version
+        return request.path_params[key]  # a version may be 'latest' (the newest) or an alias ('best')
 
     routes = [
         Route("/", lambda r: shell("overview", "Overview")),
         Route("/objects", lambda r: shell("objects", "Objects")),
         Route("/datasets/{name}/{version}", lambda r: shell("dataset", f"Dataset {p(r, 'name')}",
               name=p(r, "name"), version=r.path_params["version"])),  # fmt: skip
-        Route("/runs/{run}", lambda r: shell("run", f"Run {p(r, 'run')}", run=p(r, "run"))),
+        Route("/runs/{run:path}/files/{name}", run_file),  # before the page: a trial's id holds a '/'
+        Route("/runs/{run:path}", lambda r: shell("run", f"Run {p(r, 'run')}", run=p(r, "run"))),
         Route("/compare", lambda r: shell("compare", "Compare runs", runs=r.query_params.get("runs", ""))),
         Route("/models/{name}/{version}", lambda r: shell("model", f"Model {p(r, 'name')}",
               name=p(r, "name"), version=r.path_params["version"])),  # fmt: skip
         Route("/studies/{name}", lambda r: shell("study", f"Study {p(r, 'name')}", name=p(r, "name"))),
-        Route("/runs/{run}/files/{name}", run_file),
         Route("/api/lineage", _api(lambda r: catalog.lineage(_int(r, "max_runs", 200)))),
         Route("/api/objects", _api(lambda r: catalog.objects(r.query_params.get("studies", "1") == "1"))),
         Route("/api/runs", _api(lambda r: catalog.list_runs())),
-        Route("/api/runs/{run}", _api(lambda r: catalog.run_detail(p(r, "run"), _int(r, "since", 0)))),
+        Route("/api/runs/{run:path}", _api(lambda r: catalog.run_detail(p(r, "run"), _int(r, "since", 0)))),
         Route("/api/datasets/{name}/{version}", _api(lambda r: catalog.dataset_detail(p(r, "name"), p(r, "version")))),
         Route("/api/datasets/{name}/{version}/series", _api(lambda r: catalog.dataset_series(
             p(r, "name"), p(r, "version"), r.query_params["feature"], _int(r, "episode"),

@@ -85,7 +85,7 @@ def _read_run_summary(run_dir: Path) -> dict:
     created = (run_dir / "config.yaml").stat().st_mtime if (run_dir / "config.yaml").exists() else None
     return clean(
         {
-            "id": run_dir.name,
+            "id": run_id(run_dir),
             "type": "run",
             "status": status,
             "step": (report or {}).get("steps", last.get("step", 0)),
@@ -121,18 +121,42 @@ def _last_record(path: Path) -> dict:
     return {}
 
 
+def _run_dirs() -> list[Path]:
+    """Every run directory: ``runs/<run>`` and each search's trials, ``studies/<study>/trial-NNNN``."""
+    found = []
+    for root, depth in ((runs_dir(), 1), (learnsim_home() / "studies", 2)):
+        if root.is_dir():
+            pattern = "*" if depth == 1 else "*/trial-*"
+            found += [p for p in root.glob(pattern) if p.is_dir() and not p.name.startswith(".")]
+    return found
+
+
+def run_id(run_dir: str | Path) -> str:
+    """A run's id in the app's URLs: its folder name under ``runs/``, or ``<study>/trial-NNNN`` for a
+    search's trial."""
+    run_dir = Path(run_dir)
+    studies = learnsim_home() / "studies"
+    return f"{run_dir.parent.name}/{run_dir.name}" if run_dir.parent.parent == studies else run_dir.name
+
+
 def list_runs() -> list[dict]:
-    root = runs_dir()
-    if not root.is_dir():
-        return []
-    runs = [run_summary(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    runs = [run_summary(p) for p in _run_dirs()]
     return sorted(runs, key=lambda r: r["created"] or 0, reverse=True)
 
 
 def run_path(run_id: str) -> Path:
-    path = runs_dir() / run_id
-    if "/" in run_id or run_id.startswith(".") or not (path / "config.yaml").is_file():
-        raise ConfigError(f"no run '{run_id}' under {runs_dir()}")
+    """The folder of run ``run_id`` (see ``run_id``); anything else (a path trick, a run that is not there)
+    is a clear error."""
+    parts = run_id.split("/")
+    safe = all(part and not part.startswith(".") and "\\" not in part and "\0" not in part for part in parts)
+    if len(parts) == 1:
+        path = runs_dir() / run_id
+    elif len(parts) == 2 and parts[1].startswith("trial-"):
+        path = learnsim_home() / "studies" / parts[0] / parts[1]
+    else:
+        safe = False
+    if not safe or not (path / "config.yaml").is_file():
+        raise ConfigError(f"no run '{run_id}' under {runs_dir()} or {learnsim_home() / 'studies'}")
     return path
 
 
@@ -155,6 +179,9 @@ def run_detail(run_id: str, since: int = 0) -> dict:
     for meta in sorted((path / "checkpoints").glob("step-*/meta.json")):
         data = _read_json(meta) or {}
         checkpoints.append({"name": meta.parent.name, "step": data.get("step"), "metric": data.get("metric")})
+    linear = _read_json(path / "candidates" / "linear" / "meta.json")
+    if linear is not None:  # the least-squares fit, a candidate of selection beside the checkpoints
+        checkpoints.insert(0, {"name": "linear fit", "step": linear.get("step"), "metric": linear.get("metric")})
     plots = sorted(p.name for p in (path / "plots").glob("*.png")) if (path / "plots").is_dir() else []
     return clean(
         {
@@ -277,8 +304,17 @@ def model_detail(name: str, version: str | None) -> dict:
             "parameters": sum(p.numel() for p in model.parameters()),
             "versions": [m["version"] for m in model_store().versions(name)],
             "aliases": model_store().aliases(name),
+            "run": run_id(meta["lineage"]["run_dir"]) if (meta.get("lineage") or {}).get("run_dir") else None,
+            "stored": _stored(meta.get("lineage") or {}),
         }
     )
+
+
+def _stored(lineage: dict) -> str | None:
+    """Which candidate the run stored and why (network or linear fit), or None for older models."""
+    from learnsim.train.candidates import explain
+
+    return explain(lineage["candidate"], lineage["candidates"]) if lineage.get("candidates") else None
 
 
 def simulate_episode(
@@ -356,7 +392,7 @@ def study_detail(name: str) -> dict:
     from learnsim.tune.optimize import load_study, trials_table
 
     study = load_study(name)
-    rows = trials_table(study)
+    rows = [row | {"run": run_id(row["run_dir"]) if row.get("run_dir") else None} for row in trials_table(study)]
     importance = {}
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(complete) >= 3 and study.best_trial.params:
@@ -366,7 +402,9 @@ def study_detail(name: str) -> dict:
             importance = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError, ImportError):
             importance = {}
-    return clean({"id": name, "trials": rows, "importance": importance, "direction": study.direction.name.lower()})
+    model_name = (study.user_attrs.get("search_config") or {}).get("model_name")
+    return clean({"id": name, "trials": rows, "importance": importance, "direction": study.direction.name.lower(),
+                  "model_name": model_name, "best_model": study.user_attrs.get("best_model")})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- overview
@@ -455,5 +493,12 @@ def lineage(max_runs: int = 200) -> dict:
             nodes.setdefault(f"study:{study}", {"id": f"study:{study}", "kind": "study", "label": study,
                                                 "status": "", "detail": "", "href": f"/studies/{study}"})  # fmt: skip
             edges.append([f"study:{study}", key])
+    try:  # a study whose trials are older than the runs shown still has its node
+        for study in list_studies():
+            nodes.setdefault(f"study:{study['id']}", {"id": f"study:{study['id']}", "kind": "study", "label": study["id"],
+                             "status": study["status"], "detail": f"{study['trials']} trials",
+                             "href": f"/studies/{study['id']}"})  # fmt: skip
+    except (ImportError, LearnsimError):
+        pass
     edges = [e for e in edges if e[0] in nodes and e[1] in nodes]
     return {"nodes": list(nodes.values()), "edges": edges, "runs_total": len(runs), "runs_shown": len(shown)}

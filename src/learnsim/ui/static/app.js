@@ -62,14 +62,14 @@ function badge(status) {
 }
 
 // A line chart: x values and named series ({label, values}); returns the uPlot instance.
-function chart(container, title, x, series, { xLabel = "", yLabel = "", log = false, height = 260, points = false } = {}) {
+function chart(container, title, x, series, { xLabel = "", yLabel = "", log = false, height = 260, points = false, integerX = false } = {}) {
   const box = el("div", { class: "chart" });
   container.append(box);
   const width = Math.max(300, (box.clientWidth || container.clientWidth || 800) - 10);
   const opts = {
     title, width, height,
     scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-    axes: [{ label: xLabel }, { label: yLabel, size: 70, values: (u, values) => values.map((v) => (v === null ? "" : fmt(v))) }],
+    axes: [integerX ? { label: xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] } : { label: xLabel }, { label: yLabel, size: 70, values: (u, values) => values.map((v) => (v === null ? "" : fmt(v))) }],
     series: [{ label: xLabel || "x" }, ...series.map((s, i) => ({
       label: s.label, stroke: s.color || COLORS[i % COLORS.length], width: 1.5, dash: s.dash,
       points: { show: points },
@@ -305,7 +305,9 @@ function renderRunInfo(info, d, records) {
   info.append(section("Validation (latest)", featureTable(lastVal, "val", "val-features")));
   const report = d.report || {};
   if (report.test) {
-    info.append(section("Test (best checkpoint)", featureTable(report.test, "test", "test-features")));
+    const stored = report.best_candidate === "linear" ? "the linear fit" : `best checkpoint, step ${report.best_step}`;
+    if (report.stored) info.append(el("p", { id: "stored", class: report.best_candidate === "linear" ? "warn" : "muted" }, report.stored));
+    info.append(section(`Test (${stored})`, featureTable(report.test, "test", "test-features")));
     const hs = [], model = [], hold = [], linear = [];
     for (const [k, v] of Object.entries(report.test)) {
       const m = k.match(/^test\/nrmse@(\d+)$/);
@@ -379,9 +381,10 @@ async function modelPage() {
   const m = await api(`/api/models/${name}/${version}`);
   app.replaceChildren(el("h1", {}, `Model ${m.name}@${m.version}`));
   const lineage = m.lineage || {};
+  if (m.stored) app.append(el("p", { id: "stored", class: lineage.candidate === "linear" ? "warn" : "muted" }, m.stored));
   app.append(section("Summary", table(["family", "parameters", "created", "dataset", "run", "versions"], [[m.family, fmt(m.parameters), when(m.created_ns / 1e9),
     lineage.dataset ? link(`/datasets/${lineage.dataset}/${lineage.dataset_version}`, `${lineage.dataset}@${(lineage.dataset_version || "").slice(0, 8)}`) : "–",
-    lineage.run_dir ? link(`/runs/${lineage.run_dir.split("/").pop()}`, lineage.run_dir.split("/").pop()) : "–",
+    m.run ? link(`/runs/${m.run}`, m.run) : "–",
     el("span", {}, m.versions.map((v) => [link(`/models/${m.name}/${v}`, v.slice(0, 8)), " "]))]], { id: "summary" })));
   const metrics = Object.entries(m.metrics || {}).filter(([k]) => !k.includes("/hold/") && !k.includes("/linear/"));
   app.append(section("Metrics", metrics.length ? featureTable(m.metrics, "test", "metrics") : el("p", { class: "muted" }, "no test metrics (pruned or untested)")));
@@ -425,7 +428,7 @@ async function studyPage() {
     let best = Infinity;
     const xs = done.map((t) => t.number), values = done.map((t) => t.value);
     const bests = values.map((v) => (best = Math.min(best, v)));
-    chart(box, `objective (${s.direction})`, xs, [{ label: "trial", values }, { label: "best so far", values: bests }], { xLabel: "trial", points: true });
+    chart(box, `objective (${s.direction})`, xs, [{ label: "trial", values }, { label: "best so far", values: bests }], { xLabel: "trial", points: true, integerX: true });
   }
   const importance = Object.entries(s.importance || {});
   if (importance.length) {
@@ -433,7 +436,7 @@ async function studyPage() {
   }
   const params = [...new Set(s.trials.flatMap((t) => Object.keys(t.params || {})))];
   app.append(section("Trials", table(["trial", "state", "value", ...params, "seconds", "run", "model"], s.trials.map((t) => [fmt(t.number), badge(t.state), fmt(t.value),
-    ...params.map((p) => fmt((t.params || {})[p])), fmt(t.duration), t.run_dir ? link(`/runs/${t.run_dir.split("/").pop()}`, "run") : "–", t.model || "–"]), { id: "trials" })));
+    ...params.map((p) => fmt((t.params || {})[p])), fmt(t.duration_s), t.run ? link(`/runs/${t.run}`, "run") : "–", t.model_version ? link(`/models/${s.model_name}/${t.model_version}`, t.model_version.slice(0, 8)) : "–"]), { id: "trials" })));
   body.dataset.ready = "1";
 }
 
