@@ -86,6 +86,28 @@ def test_data_import_list_show_rm(tmp_path, isolated_home):
     assert version not in run("data", "list", home=isolated_home, check=True).stdout
 
 
+def test_a_csv_written_by_learnsim_imports_with_the_readme_command(tmp_path, isolated_home):
+    """``Dataset.to_arrow`` writes a 'time' column: the README's import command takes it as the time axis."""
+    import pyarrow.csv
+
+    from learnsim import example_dataset
+
+    dataset = example_dataset("oscillator", episodes=3, steps=50)
+    path = tmp_path / "recording.csv"
+    pyarrow.csv.write_csv(dataset.to_arrow(), path)
+    assert "time" in path.read_text().splitlines()[0]
+    argv = ["data", "import", str(path), "--name", "bench", "--dt", str(dataset.dt), "--episode-column", "episode"]
+    out = run(*argv, home=isolated_home, check=True).stdout
+    assert f"used column 'time' as the time axis (its steps match --dt {dataset.dt:g} s)" in out
+    assert "3 episode(s)" in out and "'time'" not in out.split("features")[1]
+    os.environ["LEARNSIM_HOME"] = str(isolated_home)
+    from learnsim import load_dataset
+
+    stored = load_dataset("bench")
+    np.testing.assert_allclose(stored.time, dataset.time)
+    assert stored.feature_names == dataset.feature_names
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -122,20 +122,23 @@ simple(
     ),
     "t",
 )
+def timed_csv(step: float, jump_at: int | None = None) -> str:
+    """GOOD_CSV with a leading 'time' column of ``step`` s steps (one step of 5x at row ``jump_at``)."""
+    lines, stamps, now = GOOD_CSV.splitlines(), [], 0.0
+    for i in range(len(lines) - 1):
+        now += 0 if i == 0 else (5 * step if i == jump_at else step)
+        stamps.append(now)
+    return "time," + lines[0] + "\n" + "".join(f"{s:.6f},{line}\n" for s, line in zip(stamps, lines[1:], strict=True))
+
+
+# a time column found by its name is the time axis: checked against --dt, the first bad row named
+simple("data", "time-column-other-dt", lambda h, t: imp(csv_file(t, timed_csv(0.02))), "time", "0.02", "row 1")
+simple("data", "time-column-gap", lambda h, t: imp(csv_file(t, timed_csv(0.01, jump_at=7))), "time", "row 7")
 simple(
     "data",
-    "time-column-undeclared",
-    lambda h, t: imp(
-        csv_file(
-            t,
-            "time,"
-            + GOOD_CSV.replace("\n", "\n{}", 0).splitlines()[0]
-            + "\n"
-            + "".join(f"{0.01 * i}," + line + "\n" for i, line in enumerate(GOOD_CSV.splitlines()[1:])),
-        )
-    ),
+    "time-columns-two",
+    lambda h, t: imp(csv_file(t, "\n".join(f"{line.split(',')[0]},{line}" for line in timed_csv(0.01).splitlines()).replace("time,", "t,", 1))),
     "time",
-    "--time-column",
 )
 simple(
     "data",
@@ -364,6 +367,11 @@ def _(home, tmp):
 @case("resume", "unsafe-override", "model.hidden_size")
 def _(home, tmp):
     return ["train", "--resume", str(unfinished_run(home)), "--set", "model.hidden_size=16", "--quiet"]
+
+
+@case("resume", "fewer-steps-than-done", "training_iters=2", "4 steps", "step-")
+def _(home, tmp):  # the run has trained 4 steps: a budget of 2 would end at once and mislabel the run
+    return ["train", "--resume", str(unfinished_run(home)), "--set", "training.training_iters=2", "--quiet"]
 
 
 @case("resume", "config-not-yaml", "config.yaml")

@@ -31,19 +31,29 @@ def import_(
     time_column: str = typer.Option(None, "--time-column", help="Column holding time stamps (s)."),
     source: list[str] = typer.Option([], "--source", help="Lineage: NAME[@VERSION] this data was made from."),
 ):
-    """Validate FILE and save it as a new version of NAME (CSV and Parquet are streamed in chunks)."""
+    """Validate FILE and save it as a new version of NAME (CSV and Parquet are streamed in chunks). A column
+    named like time stamps (time, t, timestamp, ...) is used as the time axis, checked against --dt."""
     console = _console()
     if file.suffix.lower() in (".csv", ".parquet", ".pq"):
-        meta = _import_streamed(console, file, name, dt, episode_column, time_column, source)
+        from learnsim.data.stream import open_table
+
+        header = open_table(file, episode_column, time_column)
+        found = time_column or _time_column([n for n in header.names if n != episode_column])
+        meta = _import_streamed(console, file, name, dt, episode_column, found, source)
     else:
         from learnsim.data.dataset import Dataset
+        from learnsim.errors import ConfigError
         from learnsim.store.datasets import save_dataset
 
         with console.status(f"reading {file}"):
+            found = time_column
             dataset = Dataset.from_file(file, dt, episode_column, time_column)
-            if time_column is None:
-                _refuse_time_as_feature(dataset.feature_names, file)
+            stamps = _time_column(dataset.feature_names)
+            if stamps:  # HDF5 takes its time axis from its layout, not from a column
+                raise ConfigError(f"{file}: feature '{stamps}' looks like time stamps; drop it from the file")
             meta = save_dataset(name, dataset, source_datasets=source)
+    if found and not time_column:
+        console.print(f"used column '{found}' as the time axis (its steps match --dt {dt:g} s)")
     console.print(
         f"saved [bold]{name}@{meta['version']}[/]: {meta['rows']} rows, {meta['episodes']} episode(s), "
         f"features {meta['features']}"
@@ -60,8 +70,6 @@ def _import_streamed(console, file: Path, name, dt, episode_column, time_column,
     from learnsim.store.datasets import import_dataset
 
     header = open_table(file, episode_column, time_column)
-    if time_column is None:
-        _refuse_time_as_feature([n for n in header.names if n != episode_column], file)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"importing {file.name} (rows)", total=header.rows)
@@ -74,16 +82,19 @@ def _import_streamed(console, file: Path, name, dt, episode_column, time_column,
 TIME_NAMES = ("time", "t", "timestamp", "time_s", "times")
 
 
-def _refuse_time_as_feature(columns: list[str], file: Path) -> None:
-    """A time stamp column imported as a feature would become a model input that never repeats."""
+def _time_column(columns: list[str]) -> str | None:
+    """The column named like time stamps, if any: imported as a feature it would become a model input that
+    never repeats, so it is the time axis (validated against --dt: a step that differs is an error naming
+    its row). Two such columns are ambiguous: the user picks one."""
     from learnsim.errors import ConfigError
 
-    for column in columns:
-        if column.lower() in TIME_NAMES:
-            raise ConfigError(
-                f"{file}: column '{column}' looks like time stamps; pass --time-column {column} to use it as "
-                "the time axis (checked against --dt), or rename it if it really is a feature"
-            )
+    found = [column for column in columns if column.lower() in TIME_NAMES]
+    if len(found) > 1:
+        raise ConfigError(
+            f"columns {found} all look like time stamps; pass --time-column with the one that is the time axis "
+            "(and rename the others if they really are features)"
+        )
+    return found[0] if found else None
 
 
 SystemName = Enum("SystemName", {name: name for name in SYSTEMS}, type=str)

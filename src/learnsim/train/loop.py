@@ -135,6 +135,12 @@ def resume(
                 "to train a changed model from this run's weights, start a new run with --warm-start"
             )
         config = load_run_config(data=config.model_dump(mode="json"), overrides=overrides)
+        done = found[-1][1]["step"]
+        if config.training.training_iters < done:
+            raise ConfigError(
+                f"--set training.training_iters={config.training.training_iters} is below the {done} steps this "
+                f"run has already trained (its latest checkpoint, {found[-1][0].name}): give {done} or more"
+            )
     lineage = read_json(run_dir / "dataset.json", "run lineage")
     try:  # the exact versions the run started on
         pinned = {"dataset": f"{lineage['name']}@{lineage['version']}"}
