@@ -36,13 +36,16 @@ class TrainingProgress:
             self._bar.start()
 
     def update(self, step: int, **fields) -> None:
+        """New values for the bar; off a terminal, a plain line for a new loss (at most one every 2 s, and
+        the last step's), never one that only repeats the last loss."""
         self.fields.update({k: f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in fields.items()})
         info = " ".join(f"{k}={v}" for k, v in self.fields.items())
         if self._bar is not None:
             self._bar.update(self._task, completed=step, info=info)
-        elif self.enabled and (time.monotonic() - self._last_line > 2.0 or step == self.total):
+        elif self.enabled and "loss" in fields and (time.monotonic() - self._last_line > 2.0 or step == self.total):
             self._last_line = time.monotonic()
-            print(f"step {step}/{self.total} {info}", file=sys.stdout, flush=True)
+            line = " ".join(f"{k}={v}" for k, v in fields.items())
+            print(f"step {step}/{self.total} {line}", file=sys.stdout, flush=True)
 
     def print(self, renderable) -> None:
         if not self.enabled:
@@ -51,6 +54,15 @@ class TrainingProgress:
             self._bar.console.print(renderable)
         else:
             show(renderable)
+
+    def validation(self, step: int, table: Table, selection: str, value: float) -> None:
+        """A validation's table above the bar on a terminal; off a terminal (a log), one line."""
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.console.print(table)
+        else:
+            print(f"validation at step {step}: {selection}={value:.4g}", file=sys.stdout, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

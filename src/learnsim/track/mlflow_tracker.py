@@ -43,6 +43,18 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def client():
+    """An MLflow client on the local store, with MLflow's and Alembic's INFO lines (``Creating initial MLflow
+    database tables`` and the migrations, on a new store) kept out of the console's progress bar."""
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
 def _experiment_id(client) -> str:
     experiment = client.get_experiment_by_name("learnsim")
     if experiment:
@@ -52,10 +64,8 @@ def _experiment_id(client) -> str:
 
 def start_parent_run(name: str, tags: dict) -> str:
     """An MLflow run standing for a study; trials' runs name it as their parent. Returns its id."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri())
-    run = client.create_run(_experiment_id(client), run_name=name, tags={**tags, "learnsim.kind": "study"})
+    mlflow_client = client()
+    run = mlflow_client.create_run(_experiment_id(mlflow_client), run_name=name, tags={**tags, "learnsim.kind": "study"})
     return run.info.run_id
 
 
@@ -68,9 +78,7 @@ class MLflowTracker:
         self.run_id = None
 
     def start(self, run_dir: Path, config: dict, resume_token: str | None) -> str:
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient(tracking_uri=tracking_uri())
+        self.client = client()
         if resume_token:
             self.run_id = resume_token
             self.client.update_run(self.run_id, status="RUNNING")

@@ -294,7 +294,7 @@ def evaluate_and_decide(run: Run, progress: TrainingProgress) -> float | None:
             state.stopped_early = state.pruned = True
             progress.print(f"pruned at step {step} ({run.selection} {metric:.4g})")
         progress.update(step, **{run.selection: metric})
-        progress.print(metrics_table(f"validation, step {step}", metrics, "val"))
+        progress.validation(step, metrics_table(f"validation, step {step}", metrics, "val"), run.selection, metric)
         run.model.train()
     if run.shard.active:
         decided = distributed.broadcast(run.shard, state.checkpointed())
