@@ -195,6 +195,13 @@ def test_quickstart_end_to_end(tmp_path, isolated_home):
     rollout = report["test"]["test/rollout_rmse/position"]
     assert rollout < 0.1 * position_std, (rollout, position_std)
     assert report["test"]["test/rollout_horizon"] >= 400  # ~4 s of free run per test episode
+    # the default recipe (the config names only the dataset and features), and a sentence on the numbers
+    config = yaml.safe_load((tmp_path / "qs" / "config.yaml").read_text())
+    assert config["model"]["activation"] == "silu_relu" and config["training"]["rollout"]["weighting"] == "balanced"
+    test = report["test"]
+    assert test["test/nrmse@full"] < 0.25 * test["test/linear/nrmse@full"] < test["test/hold/nrmse@full"]
+    assert f"nRMSE {test['test/nrmse@full']:.3g} (RMSE / the recording's spread" in result.stdout
+    assert f"the linear model {test['test/linear/nrmse@full']:.3g}" in result.stdout
 
 
 def test_simulate_and_report_commands(tmp_path, isolated_home):

@@ -11,13 +11,35 @@ def quickstart(
     training_iters: int = typer.Option(2000, min=1, help="Training steps."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Where to write the run."),
 ):
-    """Generate the example oscillator, train the Onyx example model, report one-step and rollout RMSE,
-    write the run's HTML report with plots."""
+    """Generate the example oscillator, train it with the default recipe, free-run the held-out test
+    episodes, print what the numbers mean and write the run's HTML report with plots."""
     from learnsim.quickstart import quickstart as run_quickstart
     from learnsim.report import write_report
 
     result = run_quickstart(training_iters, run_dir)
     page = write_report(result.run_dir)
+    print(meaning(result.report["test"]))
     # plain lines: people copy the path and the command from them
     print(f"report with plots: {page}")
-    print(f"look around (lineage, runs, data, simulate): learnsim ui   then open http://127.0.0.1:8765/runs/{result.run_dir.name}")
+    print(
+        f"look around (lineage, runs, data, simulate): learnsim ui   then open http://127.0.0.1:8765/runs/{result.run_dir.name}"
+    )
+
+
+def meaning(test: dict) -> str:
+    """What the test numbers say, in two sentences, from the test metrics of a run."""
+    full = test.get("test/nrmse@full")
+    if full is None:
+        return "no test split: the run was not tested"
+    hold, linear = test.get("test/hold/nrmse@full"), test.get("test/linear/nrmse@full")
+    against = [
+        f"{name} {value:.3g}"
+        for name, value in (("the linear model", linear), ("holding the last state", hold))
+        if value is not None
+    ]
+    return (
+        f"Free run over whole held-out test episodes, from their first recorded rows on, driven only by the recorded "
+        f"control input: nRMSE {full:.3g} (RMSE / the recording's spread; 0 is perfect, 1 is as far off as the signal "
+        f"varies) against {' and '.join(against)}. The table above gives the same runs in physical units; "
+        f"a one-step error is far smaller than a free run's, which is what a simulator is judged by."
+    )

@@ -44,7 +44,7 @@ class TrainingProgress:
             self._bar.update(self._task, completed=step, info=info)
         elif self.enabled and "loss" in fields and (time.monotonic() - self._last_line > 2.0 or step == self.total):
             self._last_line = time.monotonic()
-            line = " ".join(f"{k}={v}" for k, v in fields.items())
+            line = " ".join(f"{k}={self.fields[k]}" for k in fields)
             print(f"step {step}/{self.total} {line}", file=sys.stdout, flush=True)
 
     def print(self, renderable) -> None:
