@@ -87,14 +87,28 @@ def test_the_grid_sampler_trains_each_combination_once(oscillator):
     assert result.best_value == best.value
 
 
-def test_show_writes_table_config_and_plots(oscillator, tmp_path):
-    optimize(load_search_config(data=search_data(num_trials=4)), monitor=False)
+def test_show_writes_table_config_and_plots(oscillator, tmp_path, capsys):
+    schedule = {"type": "cosine_decay_with_warmup", "max_lr": {"select": [3e-3, 1e-2]}}
+    data = search_data(num_trials=4, opt_lr_schedulers=[schedule], opt_optimizers=[{"lr": 1e-3}])
+    optimize(load_search_config(data=data), monitor=False)
     shown = show_study("osc_tuned", out=tmp_path / "shown")
     names = sorted(p.name for p in shown["files"])
     assert "study.html" in names and "history.png" in names
     html = (tmp_path / "shown" / "study.html").read_text()
     assert html.count("<tr>") == 1 + len(shown["trials"]) and "best run config" in html
     assert shown["best_config"].startswith("dataset: osc")
+    assert shown["best_file"] == tmp_path / "shown" / "best.yaml"
+    assert shown["best_file"].read_text() == shown["best_config"]
+    # the schedule's lengths were left to the recipe: they follow a new training_iters, not the trial's
+    run = load_run_config(shown["best_file"], overrides=["training.training_iters=300"])
+    assert run.training.lr_scheduler.decay_iters is None and run.training.lr_scheduler.warmup_iters is None
+    assert run.training.lr_scheduler.resolved(300).decay_iters == 300
+    # the command prints the file's path, not the YAML between the table and the file list
+    from reliability.conftest import run_cli
+
+    code, out = run_cli(["optimize", "--show", "osc_tuned", "--out", str(tmp_path / "cli")], capsys)
+    assert code == 0 and "dataset: osc" not in out
+    assert f"best trial {shown['best'].number} as a run config (learnsim train {tmp_path / 'cli' / 'best.yaml'})" in out
 
 
 def test_a_second_start_continues_the_study_and_a_changed_config_is_refused(oscillator):

@@ -19,8 +19,8 @@ def optimize(
         help="Optuna storage URL shared by workers on many machines, e.g. postgresql://user:pw@host/db "
         "(default: SQLite under $LEARNSIM_HOME/studies).",
     ),
-    show: str = typer.Option(None, "--show", help="Show study STUDY: trials, best config, plots."),
-    out: Path = typer.Option(None, "--out", help="With --show: where to write plots and study.html."),
+    show: str = typer.Option(None, "--show", help="Show study STUDY: trials, plots, study.html, and the best trial's run config as best.yaml."),
+    out: Path = typer.Option(None, "--out", help="With --show: the folder for plots, study.html and best.yaml (default: the study's)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
 ):
     """Search model families, optimizers, schedules and training fields; every finished trial is a stored
@@ -57,10 +57,10 @@ def _show(study: str, storage: str | None, out: Path | None) -> None:
 
     shown = show_study(study, storage, out)
     print_out(_table(shown["trials"]))
-    if shown["best_config"]:
-        print_out(f"# best trial {shown['best'].number} as a run config (learnsim train best.yaml):")
-        print_out(shown["best_config"])
     print_out("\n".join(f"wrote {path}" for path in shown["files"]))
+    if shown["best_file"]:
+        path = shown["best_file"]
+        print_out(f"wrote {path}: best trial {shown['best'].number} as a run config (learnsim train {path})")
 
 
 def _table(rows: list[dict]):

@@ -181,10 +181,12 @@ def trials_table(study) -> list[dict]:
 
 
 def best_config(study, trial) -> str:
-    """The run config of ``trial`` as YAML: the trial's resolved config.yaml when its run directory is there,
-    else the search config with the trial's parameters."""
+    """The run config of ``trial`` as YAML: the search config with the trial's parameters, so what the search
+    left to the recipe stays open (the schedule's warmup and decay lengths then follow the
+    ``training_iters`` a user sets, where the trial's resolved config.yaml pins them to the trial's budget).
+    A study without its search config (made before it was kept) gives the trial's resolved config.yaml."""
     run_dir = trial.user_attrs.get("run_dir")
-    if run_dir and (Path(run_dir) / "config.yaml").is_file():
+    if "search_config" not in study.user_attrs and run_dir and (Path(run_dir) / "config.yaml").is_file():
         return (Path(run_dir) / "config.yaml").read_text()
     import optuna
 
@@ -266,7 +268,8 @@ def load_study(study_name: str, storage: str | None = None):
 def show_study(study_name: str, storage: str | None = None, out: Path | None = None) -> dict:
     """The trials table, the best config (YAML) and plots of a study. Plots (optimisation history, parameter
     importance, parallel coordinates; PNG) and ``study.html`` go to ``out`` (default: the study's directory
-    under ``$LEARNSIM_HOME/studies``). Returns {'trials', 'best_config', 'files'}."""
+    under ``$LEARNSIM_HOME/studies``), and the best trial's run config to ``best.yaml`` there. Returns
+    {'trials', 'best_config', 'best', 'files', 'best_file'}."""
     from optuna.trial import TrialState
 
     study = load_study(study_name, storage)
@@ -277,7 +280,8 @@ def show_study(study_name: str, storage: str | None = None, out: Path | None = N
     out = Path(out) if out is not None else study_dir(study_name)
     files = study_plots(study, out) if len(complete) >= 2 else []
     files.append(write_text(out / "study.html", study_html(study_name, rows, config_yaml, files)))
-    return {"trials": rows, "best_config": config_yaml, "best": best, "files": files}
+    best_file = write_text(out / "best.yaml", config_yaml) if config_yaml else None
+    return {"trials": rows, "best_config": config_yaml, "best": best, "files": files, "best_file": best_file}
 
 
 def study_plots(study, out: Path) -> list[Path]:
