@@ -1,4 +1,3 @@
-import json
 import os
 import subprocess
 import sys
@@ -179,31 +178,6 @@ def test_train_yaml_with_override_and_models_list(tmp_path, isolated_home):
 
 
 @pytest.mark.slow
-def test_quickstart_end_to_end(tmp_path, isolated_home):
-    """The README's main job, default budget. Threshold: the free-run test rollout RMSE of position is below
-    10% of the recorded position's standard deviation, i.e. simulated trajectories visibly follow the real ones."""
-    result = run("quickstart", "--run-dir", str(tmp_path / "qs"), home=isolated_home, check=True)
-    assert "test (best checkpoint" in result.stdout and "quickstart@" in result.stdout
-    page = tmp_path / "qs" / "report.html"
-    assert f"report with plots: {page}" in result.stdout and "learnsim ui" in result.stdout
-    assert page.read_text().count("<img") >= 4  # the plots are in the main job's report
-    report = json.loads((tmp_path / "qs" / "report.json").read_text())
-    from learnsim import load_dataset
-
-    os.environ["LEARNSIM_HOME"] = str(isolated_home)
-    position_std = load_dataset("oscillator").columns["position"].std()
-    rollout = report["test"]["test/rollout_rmse/position"]
-    assert rollout < 0.1 * position_std, (rollout, position_std)
-    assert report["test"]["test/rollout_horizon"] >= 400  # ~4 s of free run per test episode
-    # the default recipe (the config names only the dataset and features), and a sentence on the numbers
-    config = yaml.safe_load((tmp_path / "qs" / "config.yaml").read_text())
-    assert config["model"]["activation"] == "silu_relu" and config["training"]["rollout"]["weighting"] == "balanced"
-    test = report["test"]
-    assert test["test/nrmse@full"] < 0.25 * test["test/linear/nrmse@full"] < test["test/hold/nrmse@full"]
-    assert f"nRMSE {test['test/nrmse@full']:.3g} (RMSE / the recording's spread" in result.stdout
-    assert f"the linear model {test['test/linear/nrmse@full']:.3g}" in result.stdout
-
-
 def test_simulate_and_report_commands(tmp_path, isolated_home):
     pytest.importorskip("matplotlib")
     run(

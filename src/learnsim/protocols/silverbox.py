@@ -36,6 +36,10 @@ PUBLISHED_MV = {  # simulation RMSE in mV: multisine, arrow full, arrow no-extra
 }
 
 
+# The public file's checksum (a header and 131,072 rows: V1 input and V2 output in volts).
+SHA256 = "ae62d5a91230c10f76e6dd02c8a4fac3c9d4d8a95fbf50e87cb0c4885003e0f1"
+
+
 def load_silverbox(path: str | Path) -> dict[str, np.ndarray]:
     """Read SNLS80mV.csv into {'u': V1, 'y': V2} (volts); checks the row count of the protocol."""
     import pyarrow.csv as pacsv
@@ -44,7 +48,10 @@ def load_silverbox(path: str | Path) -> dict[str, np.ndarray]:
     if path.is_dir():
         path = path / "SNLS80mV.csv"
     if not path.is_file():
-        raise DataError(f"{path}: no such file (expected the Silverbox SNLS80mV.csv)")
+        raise DataError(
+            f"{path}: no such file (expected the Silverbox benchmark's SNLS80mV.csv, from nonlinearbenchmark.org; "
+            f"sha256 {SHA256})"
+        )
     table = pacsv.read_csv(path)
     if not {"V1", "V2"} <= set(table.column_names):
         raise DataError(f"{path}: expected columns V1 (input) and V2 (output), found {table.column_names}")
