@@ -25,6 +25,22 @@ def quickstart_config(training_iters: int = 2000, dataset: str = "oscillator") -
     )
 
 
+def test_episode_scores(result: TrainResult) -> dict[int, float]:
+    """Whole-episode free-run nRMSE of the stored model on each test episode of the run (episode id -> score):
+    the test table's one number is a mean over few episodes, which one hard episode can dominate."""
+    import json
+
+    from learnsim.evaluate.model import evaluate_model
+    from learnsim.store.datasets import load_dataset
+
+    lineage = json.loads((result.run_dir / "dataset.json").read_text())
+    reference = f"{lineage['name']}@{lineage['version']}"
+    dataset = load_dataset(reference)
+    model = f"{result.model_name}@{result.model_version}"
+    episodes = [int(dataset.episode[start]) for start, _ in lineage["split"]["test"]]
+    return {e: evaluate_model(model, dataset, episodes=[e]).metrics["nrmse@full"] for e in episodes}
+
+
 def quickstart(training_iters: int = 2000, run_dir=None, monitor: bool = True) -> TrainResult:
     meta = save_dataset("oscillator", example_dataset("oscillator"))
     config = quickstart_config(training_iters, dataset=f"oscillator@{meta['version']}")

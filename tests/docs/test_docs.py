@@ -99,6 +99,17 @@ def test_the_main_job_trains_the_default_recipe_and_says_what_it_means(readme):
     assert config["training"]["rollout"]["weighting"] == "balanced" and config["model"]["linear_skip"] is True
     assert f"nRMSE {test['test/nrmse@full']:.3g} (RMSE / the recording's spread" in quickstart
     assert f"the linear model {test['test/linear/nrmse@full']:.3g}" in quickstart
+    # and how the test number is made of its episodes: the hardest one dominates a mean over 7
+    spread = re.search(
+        r"Over the (\d+) test episodes one at a time: median (\S+), the hardest \(episode (\d+)\) (\S+);",
+        quickstart,
+    )
+    count, median, hardest = int(spread[1]), float(spread[2]), float(spread[4].rstrip(";"))
+    assert count == len(json.loads((run_dir / "dataset.json").read_text())["split"]["test"])
+    assert 0 < median <= hardest
+    assert (
+        f"the validation episodes scored {report['validation']['val/nrmse@full']:.3g} together" in quickstart
+    )
 
 
 def test_the_getting_started_page_runs_as_printed(tmp_path):

@@ -14,11 +14,12 @@ def quickstart(
     """Generate the example oscillator, train it with the default recipe, free-run the held-out test
     episodes, print what the numbers mean and write the run's HTML report with plots."""
     from learnsim.quickstart import quickstart as run_quickstart
+    from learnsim.quickstart import test_episode_scores
     from learnsim.report import write_report
 
     result = run_quickstart(training_iters, run_dir)
     page = write_report(result.run_dir)
-    print(meaning(result.report["test"]))
+    print(meaning(result.report["test"], result.report["validation"], test_episode_scores(result)))
     # plain lines: people copy the path and the command from them
     print(f"report with plots: {page}")
     print(
@@ -26,8 +27,9 @@ def quickstart(
     )
 
 
-def meaning(test: dict) -> str:
-    """What the test numbers say, in two sentences, from the test metrics of a run."""
+def meaning(test: dict, validation: dict, episodes: dict[int, float]) -> str:
+    """What the test numbers say, in a few sentences: the test and validation metrics of a run, and the
+    whole-episode nRMSE of each test episode."""
     full = test.get("test/nrmse@full")
     if full is None:
         return "no test split: the run was not tested"
@@ -42,4 +44,21 @@ def meaning(test: dict) -> str:
         f"control input: nRMSE {full:.3g} (RMSE / the recording's spread; 0 is perfect, 1 is as far off as the signal "
         f"varies) against {' and '.join(against)}. The table above gives the same runs in physical units; "
         f"a one-step error is far smaller than a free run's, which is what a simulator is judged by."
+        + _spread(full, validation.get("val/nrmse@full"), episodes)
     )
+
+
+def _spread(full: float, validation: float | None, episodes: dict[int, float]) -> str:
+    """One sentence on how the test number is made of its episodes (and why it may exceed validation's)."""
+    if not episodes:
+        return ""
+    import statistics
+
+    hardest = max(episodes, key=episodes.get)
+    text = (
+        f" Over the {len(episodes)} test episodes one at a time: median {statistics.median(episodes.values()):.3g}, "
+        f"the hardest (episode {hardest}) {episodes[hardest]:.3g}"
+    )
+    if validation is not None:
+        text += f"; the validation episodes scored {validation:.3g} together"
+    return text + "."
