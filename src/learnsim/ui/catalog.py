@@ -181,7 +181,9 @@ def run_detail(run_id: str, since: int = 0) -> dict:
         checkpoints.append({"name": meta.parent.name, "step": data.get("step"), "metric": data.get("metric")})
     linear = _read_json(path / "candidates" / "linear" / "meta.json")
     if linear is not None:  # the least-squares fit, a candidate of selection beside the checkpoints
-        checkpoints.insert(0, {"name": "linear fit", "step": linear.get("step"), "metric": linear.get("metric")})
+        checkpoints.insert(
+            0, {"name": "linear fit", "step": linear.get("step"), "metric": linear.get("metric")}
+        )
     plots = sorted(p.name for p in (path / "plots").glob("*.png")) if (path / "plots").is_dir() else []
     return clean(
         {
@@ -203,7 +205,9 @@ def run_detail(run_id: str, since: int = 0) -> dict:
 def dataset_detail(name: str, version: str | None) -> dict:
     path, meta = dataset_store().resolve(name, version)
     bounds = _episode_bounds(name, meta["version"])
-    users = [r for r in list_runs() if r["dataset"]["name"] == name and r["dataset"]["version"] == meta["version"]]
+    users = [
+        r for r in list_runs() if r["dataset"]["name"] == name and r["dataset"]["version"] == meta["version"]
+    ]
     size = sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
     return clean(
         {
@@ -248,7 +252,9 @@ def dataset_series(
     _, meta = dataset_store().resolve(name, version)
     dataset = _dataset(name, meta["version"])
     if feature not in dataset.columns:
-        raise ConfigError(f"dataset {name}@{meta['version']} has no feature '{feature}'; it has {list(dataset.columns)}")
+        raise ConfigError(
+            f"dataset {name}@{meta['version']} has no feature '{feature}'; it has {list(dataset.columns)}"
+        )
     bounds = _episode_bounds(name, meta["version"])
     if episode is not None and episode not in bounds:
         raise ConfigError(f"dataset {name}@{meta['version']} has no episode {episode}")
@@ -261,7 +267,9 @@ def dataset_series(
     values = dataset.columns[feature][first:last]
     t = (np.arange(first, last) - origin) * dataset.dt
     t, y = downsample(t, values, points)
-    return clean({"feature": feature, "episode": episode, "rows": int(last - first), "t": t.tolist(), "y": y.tolist()})
+    return clean(
+        {"feature": feature, "episode": episode, "rows": int(last - first), "t": t.tolist(), "y": y.tolist()}
+    )
 
 
 def downsample(t: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -317,12 +325,24 @@ def _stored(lineage: dict) -> str | None:
     return explain(lineage["candidate"], lineage["candidates"]) if lineage.get("candidates") else None
 
 
+MAX_SIMULATED_STEPS = 20_000  # one simulate request: a second or two of CPU, a few MB of JSON
+
+
 def simulate_episode(
     model: str, version: str | None, dataset: str, episode: int | None, warmup: int, horizon: int | None
 ) -> dict:
     """Free-run a stored model on one recorded episode: the first ``warmup`` rows are recorded (at least the
-    model's sequence_length), then ``horizon`` simulated steps (default: to the episode's end)."""
+    model's sequence_length), then ``horizon`` simulated steps (default: to the episode's end, at most
+    ``MAX_SIMULATED_STEPS``; a longer horizon is refused: ``learnsim simulate`` runs any length)."""
     import torch
+
+    if horizon is not None and not 1 <= horizon <= MAX_SIMULATED_STEPS:
+        raise ConfigError(
+            f"horizon must be 1 to {MAX_SIMULATED_STEPS} steps in the web app, got {horizon}; "
+            "learnsim simulate runs longer free runs"
+        )
+    if not 0 <= warmup <= MAX_SIMULATED_STEPS:
+        raise ConfigError(f"warm-up must be 0 to {MAX_SIMULATED_STEPS} rows, got {warmup}")
 
     from learnsim.data.windows import direct_targets
     from learnsim.simulate import free_run
@@ -339,9 +359,11 @@ def simulate_episode(
     start, end = bounds[key]
     L = simulator.config.sequence_length
     warmup = max(int(warmup), L)
-    steps = (end - start) - warmup if horizon is None else min(int(horizon), (end - start) - warmup)
+    steps = min((end - start) - warmup, horizon or MAX_SIMULATED_STEPS)
     if steps < 1:
-        raise ConfigError(f"episode {key} has {end - start} rows: nothing left to simulate after {warmup} warm-up rows")
+        raise ConfigError(
+            f"episode {key} has {end - start} rows: nothing left to simulate after {warmup} warm-up rows"
+        )
     columns = [f.column for f in simulator.config.inputs]
     missing = [c for c in columns if c not in data.columns]
     if missing:
@@ -354,7 +376,10 @@ def simulate_episode(
         result = free_run(simulator, recorded[None], targets[None])
     t = (np.arange(steps) + warmup) * data.dt
     features = {
-        feature: {"simulated": result.simulated[feature][0].tolist(), "recorded": result.recorded[feature][0].tolist()}
+        feature: {
+            "simulated": result.simulated[feature][0].tolist(),
+            "recorded": result.recorded[feature][0].tolist(),
+        }
         for feature in result.simulated
     }
     return clean({"episode": key, "warmup": warmup, "steps": steps, "t": t.tolist(), "features": features})
@@ -392,7 +417,9 @@ def study_detail(name: str) -> dict:
     from learnsim.tune.optimize import load_study, trials_table
 
     study = load_study(name)
-    rows = [row | {"run": run_id(row["run_dir"]) if row.get("run_dir") else None} for row in trials_table(study)]
+    rows = [
+        row | {"run": run_id(row["run_dir"]) if row.get("run_dir") else None} for row in trials_table(study)
+    ]
     importance = {}
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(complete) >= 3 and study.best_trial.params:
@@ -433,7 +460,9 @@ def objects(include_studies: bool = True) -> list[dict]:
                 "type": "model",
                 "name": meta["name"],
                 "version": meta["version"],
-                "status": "pruned" if lineage.get("pruned") else ("damaged" if meta.get("error") else "stored"),
+                "status": "pruned"
+                if lineage.get("pruned")
+                else ("damaged" if meta.get("error") else "stored"),
                 "created": (meta.get("created_ns") or 0) / 1e9,
                 "metric": metrics.get("test/nrmse@full"),
                 "detail": f"{meta.get('family', '')} from {lineage.get('dataset', '?')}",
@@ -455,7 +484,9 @@ def objects(include_studies: bool = True) -> list[dict]:
     if include_studies:
         try:
             for study in list_studies():
-                rows.append({**study, "name": study["id"], "version": None, "detail": f"{study['trials']} trials"})
+                rows.append(
+                    {**study, "name": study["id"], "version": None, "detail": f"{study['trials']} trials"}
+                )
         except (ImportError, LearnsimError):
             pass
     return clean(rows)
