@@ -77,7 +77,7 @@ def _check_bind(host: str, port: int) -> None:
         except OSError as error:
             what = (
                 "is in use (another learnsim ui?): pick another with --port"
-                if error.errno == 98
+                if error.errno == errno.EADDRINUSE
                 else f"cannot be bound ({error.strerror})"
             )
             raise ConfigError(f"{host}:{port} {what}") from None
