@@ -215,7 +215,12 @@ class _SplitRun(nn.Module):
         self.loop = loop
 
     def forward(
-        self, codes: torch.Tensor, last: torch.Tensor, derived: torch.Tensor, external: torch.Tensor, chunks: int
+        self,
+        codes: torch.Tensor,
+        last: torch.Tensor,
+        derived: torch.Tensor,
+        external: torch.Tensor,
+        chunks: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         size = (codes.shape[0] + chunks - 1) // chunks
         futures: list[torch.jit.Future[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = []

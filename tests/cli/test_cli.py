@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -95,7 +96,17 @@ def test_a_csv_written_by_learnsim_imports_with_the_readme_command(tmp_path, iso
     path = tmp_path / "recording.csv"
     pyarrow.csv.write_csv(dataset.to_arrow(), path)
     assert "time" in path.read_text().splitlines()[0]
-    argv = ["data", "import", str(path), "--name", "bench", "--dt", str(dataset.dt), "--episode-column", "episode"]
+    argv = [
+        "data",
+        "import",
+        str(path),
+        "--name",
+        "bench",
+        "--dt",
+        str(dataset.dt),
+        "--episode-column",
+        "episode",
+    ]
     out = run(*argv, home=isolated_home, check=True).stdout
     assert f"used column 'time' as the time axis (its steps match --dt {dataset.dt:g} s)" in out
     assert "3 episode(s)" in out and "'time'" not in out.split("features")[1]
@@ -223,6 +234,14 @@ def test_simulate_and_report_commands(tmp_path, isolated_home):
     assert sorted(frame["episode"].unique()) == [0, 2] and len(frame) == 100
     assert {"position", "position_recorded", "acc", "acc_recorded", "time"} <= set(frame.columns)
     assert (tmp_path / "sim" / "episode_2.png").is_file()
+    # each episode says which split of the model's run it came from (the run's own dataset version)
+    split = json.loads((tmp_path / "run" / "dataset.json").read_text())["split"]
+    expected = {
+        e: next(r for r in ("train", "val", "test") if [100 * e, 100 * e + 100] in split[r]) for e in (0, 2)
+    }
+    assert {e: frame[frame["episode"] == e]["split"].unique().tolist() for e in (0, 2)} == {
+        e: [r] for e, r in expected.items()
+    }
     bad = run("simulate", "sim-model", "--dataset", "osc", "--episodes", "9", home=isolated_home)
     assert bad.returncode == 2 and "no episode(s) [9]" in bad.stderr
     assert result.returncode == 0

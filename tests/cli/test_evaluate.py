@@ -57,11 +57,14 @@ def test_evaluate_prints_every_horizon_beside_the_baselines_and_writes_json(trai
     for text in ("h=1", "h=10", "h=full", "hold last state", "linear model", "position", "outside range"):
         assert text in result.stdout
     evaluation = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
-    assert (
-        evaluation["episodes"] == 8
-        and evaluation["warmup"] == 6
-        and evaluation["horizons"] == [1, 10, "full"]
-    )
+    # the dataset the model was trained on: its run's held-out test episodes only, and said so
+    split = json.loads((tmp_path / "run" / "dataset.json").read_text())["split"]
+    assert split["test"] and len(split["test"]) < 8
+    assert evaluation["episodes"] == len(split["test"]) and evaluation["warmup"] == 6
+    assert evaluation["horizons"] == [1, 10, "full"] and evaluation["includes_training_data"] is False
+    assert [s["rows"] for s in evaluation["scored"]] == split["test"]
+    assert {s["split"] for s in evaluation["scored"]} == {"test"}
+    assert "the test split of the run that trained it" in result.stdout and "INCLUDES" not in result.stdout
     metrics = evaluation["metrics"]
     assert metrics["horizon"] == 150 - 6
     assert 0 < metrics["nrmse@1"] < metrics["nrmse@full"] < metrics["hold/nrmse@full"]
@@ -71,6 +74,49 @@ def test_evaluate_prints_every_horizon_beside_the_baselines_and_writes_json(trai
     assert (tmp_path / "ev" / "error_vs_horizon.png").is_file() and (
         tmp_path / "ev" / "trajectories.png"
     ).is_file()
+
+
+def test_all_episodes_of_the_training_data_are_marked_and_another_dataset_is_scored_whole(trained, tmp_path):
+    args = ["--horizons", "1,full", "--warmup", "6"]
+    result = run(
+        "evaluate",
+        "m",
+        "--dataset",
+        "osc",
+        "--episodes",
+        "all",
+        *args,
+        "--out",
+        str(tmp_path / "all"),
+        home=trained,
+    )
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads((tmp_path / "all" / "evaluation.json").read_text())
+    assert evaluation["episodes"] == 8 and evaluation["includes_training_data"] is True
+    assert {s["split"] for s in evaluation["scored"]} == {"train", "val", "test"}
+    assert "INCLUDES TRAINING DATA" in result.stdout
+    chosen = run(
+        "evaluate",
+        "m",
+        "--dataset",
+        "osc",
+        "--episodes",
+        "0,1",
+        *args,
+        "--out",
+        str(tmp_path / "two"),
+        home=trained,
+    )
+    scored = json.loads((tmp_path / "two" / "evaluation.json").read_text())["scored"]
+    assert [s["episode"] for s in scored] == [0, 1] and chosen.returncode == 0
+    # another dataset (here another version of the name): scored whole, nothing of the run's split applies
+    os.environ["LEARNSIM_HOME"] = str(trained)
+    save_dataset("osc", example_dataset("oscillator", episodes=3, steps=150, seed=7))
+    other = run("evaluate", "m", "--dataset", "osc", *args, "--out", str(tmp_path / "other"), home=trained)
+    assert other.returncode == 0, other.stderr
+    evaluation = json.loads((tmp_path / "other" / "evaluation.json").read_text())
+    assert evaluation["episodes"] == 3 and evaluation["includes_training_data"] is False
+    assert {s["split"] for s in evaluation["scored"]} == {"other"} and "the whole dataset" in other.stdout
 
 
 def test_evaluate_bad_input_is_one_paragraph(trained):

@@ -21,7 +21,9 @@ def _config(**training):
     from learnsim.models import MLPConfig
     from learnsim.train import RunConfig, TrainingConfig
 
-    model = MLPConfig(**example_features("oscillator"), dt=0.01, sequence_length=8, hidden_layers=2, hidden_size=64)
+    model = MLPConfig(
+        **example_features("oscillator"), dt=0.01, sequence_length=8, hidden_layers=2, hidden_size=64
+    )
     fields = {"training_iters": 60, "eval_every": 30, "trackers": [], "device": "cuda"} | training
     return RunConfig(dataset="osc", model=model, training=TrainingConfig(**fields))
 
@@ -47,7 +49,9 @@ def test_training_on_cuda(oscillator, tmp_path, options):
 
     result = train(_config(**options), tmp_path / "run", monitor=False)
     assert result.report["steps"] == 60 and result.model_version
-    assert all(torch.isfinite(torch.tensor(v)) for v in result.report["test"].values() if isinstance(v, float))
+    assert all(
+        torch.isfinite(torch.tensor(v)) for v in result.report["test"].values() if isinstance(v, float)
+    )
 
 
 def test_simulate_on_cuda_matches_cpu():

@@ -313,7 +313,9 @@ def test_extrapolation_linear_fades_the_hidden_layers_out_beyond_the_range_and_b
         with pytest.raises(ValidationError, match=f"extrapolation '{mode}' needs linear_skip"):
             onyx_config(extrapolation=mode, linear_skip=False)
     for mode in ("network", "linear"):  # a margin that would do nothing is refused, not ignored
-        with pytest.raises(ValidationError, match=f"clip_margin applies only with extrapolation 'clip' .*'{mode}'"):
+        with pytest.raises(
+            ValidationError, match=f"clip_margin applies only with extrapolation 'clip' .*'{mode}'"
+        ):
             onyx_config(extrapolation=mode, linear_skip=True, clip_margin=0.5)
 
 
@@ -337,7 +339,9 @@ def test_a_clip_margin_widens_the_range_the_hidden_layers_see_unclamped():
 def rigid_body_model(**fields):
     """The Onyx example with a rigid-body term and nothing else: main hidden layers and skip at zero."""
     torch.manual_seed(0)
-    network = model_from_config(onyx_config(sequence_length=4, hidden_size=16, rigid_body=True, **fields)).network
+    network = model_from_config(
+        onyx_config(sequence_length=4, hidden_size=16, rigid_body=True, **fields)
+    ).network
     with torch.no_grad():
         network.layers[-1].weight.zero_()
         network.layers[-1].bias.zero_()

@@ -122,22 +122,38 @@ simple(
     ),
     "t",
 )
+
+
 def timed_csv(step: float, jump_at: int | None = None) -> str:
     """GOOD_CSV with a leading 'time' column of ``step`` s steps (one step of 5x at row ``jump_at``)."""
     lines, stamps, now = GOOD_CSV.splitlines(), [], 0.0
     for i in range(len(lines) - 1):
         now += 0 if i == 0 else (5 * step if i == jump_at else step)
         stamps.append(now)
-    return "time," + lines[0] + "\n" + "".join(f"{s:.6f},{line}\n" for s, line in zip(stamps, lines[1:], strict=True))
+    return (
+        "time,"
+        + lines[0]
+        + "\n"
+        + "".join(f"{s:.6f},{line}\n" for s, line in zip(stamps, lines[1:], strict=True))
+    )
 
 
 # a time column found by its name is the time axis: checked against --dt, the first bad row named
-simple("data", "time-column-other-dt", lambda h, t: imp(csv_file(t, timed_csv(0.02))), "time", "0.02", "row 1")
+simple(
+    "data", "time-column-other-dt", lambda h, t: imp(csv_file(t, timed_csv(0.02))), "time", "0.02", "row 1"
+)
 simple("data", "time-column-gap", lambda h, t: imp(csv_file(t, timed_csv(0.01, jump_at=7))), "time", "row 7")
 simple(
     "data",
     "time-columns-two",
-    lambda h, t: imp(csv_file(t, "\n".join(f"{line.split(',')[0]},{line}" for line in timed_csv(0.01).splitlines()).replace("time,", "t,", 1))),
+    lambda h, t: imp(
+        csv_file(
+            t,
+            "\n".join(f"{line.split(',')[0]},{line}" for line in timed_csv(0.01).splitlines()).replace(
+                "time,", "t,", 1
+            ),
+        )
+    ),
     "time",
 )
 simple(

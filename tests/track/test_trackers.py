@@ -81,7 +81,12 @@ def test_mlflow_is_the_default_and_records_params_metrics_artifacts_and_resume(t
     assert run.data.tags["learnsim.dataset"] == "osc"
     history = client.get_metric_history(run_id, "train/loss")
     assert sorted({m.step for m in history}) == [10, 20, 30, 40, 50, 60]
-    assert {m.step for m in client.get_metric_history(run_id, "val/rollout_rmse/position")} == {0, 20, 40, 60}  # 0: the linear candidate
+    assert {m.step for m in client.get_metric_history(run_id, "val/rollout_rmse/position")} == {
+        0,
+        20,
+        40,
+        60,
+    }  # 0: the linear candidate
     assert "test/rollout_rmse/position" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
@@ -194,7 +199,10 @@ def test_plots_and_trackers_finish_on_the_background_thread_and_wait_waits_for_t
     release.set()
     assert result.wait() is result
     assert drawn_on and drawn_on[0].startswith("learnsim-background")
-    assert {p.name for p in (tmp_path / "run" / "plots").glob("*.png")} >= {"loss_curves.png", "rollout_test.png"}
+    assert {p.name for p in (tmp_path / "run" / "plots").glob("*.png")} >= {
+        "loss_curves.png",
+        "rollout_test.png",
+    }
 
 
 def test_a_failing_plot_or_tracker_warns_and_leaves_the_run_whole(tmp_path, monkeypatch):
@@ -213,7 +221,9 @@ def test_a_failing_plot_or_tracker_warns_and_leaves_the_run_whole(tmp_path, monk
     with pytest.warns(RuntimeWarning) as caught:
         result = small_run(tmp_path, ["mlflow"])
     messages = [str(w.message) for w in caught]
-    assert any("mlflow tracker failed in start (ConnectionError: tracking store unreachable)" in m for m in messages)
+    assert any(
+        "mlflow tracker failed in start (ConnectionError: tracking store unreachable)" in m for m in messages
+    )
     assert any("drawing the plots" in m and "OSError: disk full" in m for m in messages)
     assert result.model_version and (tmp_path / "run" / "report.json").is_file()
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()

@@ -58,7 +58,9 @@ def test_an_untrained_network_loses_to_the_linear_fit_which_is_stored(tmp_path, 
     assert scores["linear"]["selection"] == meta["metric"] and scores["network"]["step"] > 0
     assert scores["network"]["selection"] == min(checkpoint_metrics)
     assert report["stored"].startswith("stored the LINEAR FIT, not the network")
-    assert f"{meta['metric']:.4g}" in report["stored"] and f"{min(checkpoint_metrics):.4g}" in report["stored"]
+    assert (
+        f"{meta['metric']:.4g}" in report["stored"] and f"{min(checkpoint_metrics):.4g}" in report["stored"]
+    )
     from learnsim.store.models import model_meta
 
     lineage = model_meta("m")["lineage"]

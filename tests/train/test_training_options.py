@@ -178,7 +178,9 @@ def test_compiled_step_trains_like_eager_and_reports_compile_time(oscillator, tm
 def test_float32_matmul_precision_is_applied(oscillator, tmp_path):
     before = torch.get_float32_matmul_precision()
     try:
-        train(tiny({"float32_matmul_precision": "medium", "training_iters": 2}), tmp_path / "r", monitor=False)
+        train(
+            tiny({"float32_matmul_precision": "medium", "training_iters": 2}), tmp_path / "r", monitor=False
+        )
         assert torch.get_float32_matmul_precision() == "medium"
     finally:
         torch.set_float32_matmul_precision(before)
@@ -186,7 +188,9 @@ def test_float32_matmul_precision_is_applied(oscillator, tmp_path):
 
 def test_cuda_graphs_without_cuda_train_uncaptured_with_one_notice(oscillator, tmp_path):
     config = tiny({"cuda_graphs": True, "training_iters": 10, "eval_every": 10, "device": "cpu"})
-    with pytest.warns(RuntimeWarning, match=r"cuda_graphs needs a CUDA device; the step on cpu runs uncaptured"):
+    with pytest.warns(
+        RuntimeWarning, match=r"cuda_graphs needs a CUDA device; the step on cpu runs uncaptured"
+    ):
         result = train(config, tmp_path / "r", monitor=False)
     assert result.report["compile_seconds"] is None  # not compiled either: the eager step ran
     assert result.report["steps"] == 10 and result.model_version is not None
@@ -201,7 +205,9 @@ def test_cuda_graphs_leave_an_rnn_step_uncaptured_with_one_notice():
     gru = RNNConfig(**example_features("oscillator"), dt=0.01, sequence_length=4)
     for compile_too in (False, True):
         tc = TrainingConfig(cuda_graphs=True, compile=compile_too)
-        with pytest.warns(RuntimeWarning, match=r"does not capture cuDNN's RNN kernels.*the RNN runs uncaptured"):
+        with pytest.warns(
+            RuntimeWarning, match=r"does not capture cuDNN's RNN kernels.*the RNN runs uncaptured"
+        ):
             step = compiled_objective(objective, tc, torch.device("cuda"), gru)
         assert (step is objective) is not compile_too
     mlp = MLPConfig(**example_features("oscillator"), dt=0.01)
@@ -214,7 +220,12 @@ def test_cuda_graphs_leave_an_rnn_step_uncaptured_with_one_notice():
 @pytest.mark.parametrize("horizons", [["full"], [1, 10]])
 def test_multi_step_selection_scores_the_configured_horizons(oscillator, tmp_path, horizons):
     config = tiny(
-        {"checkpoint_type": "multi_step", "selection_horizons": horizons, "training_iters": 20, "eval_every": 10}
+        {
+            "checkpoint_type": "multi_step",
+            "selection_horizons": horizons,
+            "training_iters": 20,
+            "eval_every": 10,
+        }
     )
     result = train(config, tmp_path / "run", monitor=False)
     records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -108,7 +108,10 @@ def test_show_writes_table_config_and_plots(oscillator, tmp_path, capsys):
 
     code, out = run_cli(["optimize", "--show", "osc_tuned", "--out", str(tmp_path / "cli")], capsys)
     assert code == 0 and "dataset: osc" not in out
-    assert f"best trial {shown['best'].number} as a run config (learnsim train {tmp_path / 'cli' / 'best.yaml'})" in out
+    assert (
+        f"best trial {shown['best'].number} as a run config (learnsim train {tmp_path / 'cli' / 'best.yaml'})"
+        in out
+    )
 
 
 def test_a_second_start_continues_the_study_and_a_changed_config_is_refused(oscillator):

@@ -137,7 +137,7 @@ def test_every_page_and_asset_answers(server, store):
         assert status == 200, (page, body[:300])
     status, body = get(server + "/")
     assert b'src="/static/uPlot.iife.min.js"' in body and b"http" not in body.split(b"<body")[0].replace(
-        b'http-equiv', b""
+        b"http-equiv", b""
     ), "no external resources"
 
 
@@ -157,7 +157,9 @@ def test_api_reports_what_the_store_holds(server, store):
         assert any(e[0] == node and e[1].startswith("model:osc_tuned@") for e in graph["edges"])
     run_node = "run:real"
     assert [e for e in graph["edges"] if e[1] == run_node][0][0].startswith("dataset:oscillator@")
-    assert any(e[0] == run_node and e[1] == f"model:{store['model']}@{store['version']}" for e in graph["edges"])
+    assert any(
+        e[0] == run_node and e[1] == f"model:{store['model']}@{store['version']}" for e in graph["edges"]
+    )
 
     status, rows = get_json(server + "/api/objects")
     types = [r["type"] for r in rows]
@@ -171,9 +173,16 @@ def test_api_reports_what_the_store_holds(server, store):
     status, run = get_json(server + "/api/runs/real")
     lines = (store["run"] / "metrics.jsonl").read_text().splitlines()
     assert run["lines"] == len(lines) and len(run["records"]) == len(lines)
-    assert [c["name"] for c in run["checkpoints"]] == ["step-00000100"]
+    names = [c["name"] for c in run["checkpoints"]]
+    assert names[0] == "linear fit" and "step-00000100" in names  # the linear candidate, then the checkpoints
+    linear = json.loads((store["run"] / "candidates" / "linear" / "meta.json").read_text())
+    assert run["checkpoints"][0]["metric"] == linear["metric"]
     assert run["config"] == (store["run"] / "config.yaml").read_text()
-    trackers = json.loads((store["run"] / "trackers.json").read_text()) if (store["run"] / "trackers.json").is_file() else {}
+    trackers = (
+        json.loads((store["run"] / "trackers.json").read_text())
+        if (store["run"] / "trackers.json").is_file()
+        else {}
+    )
     assert run["mlflow_run"] == trackers.get("mlflow")
     status, later = get_json(server + f"/api/runs/real?since={len(lines)}")
     assert later["records"] == [] and later["lines"] == len(lines)  # live updates fetch only new lines
@@ -187,7 +196,9 @@ def test_dataset_series_is_downsampled_on_the_server_keeping_extremes(server, st
     assert status == 200 and whole["rows"] == dataset.n_rows and len(whole["t"]) <= 200
     values = dataset.columns["velocity"]
     assert max(whole["y"]) == pytest.approx(values.max()) and min(whole["y"]) == pytest.approx(values.min())
-    status, zoom = get_json(server + "/api/datasets/oscillator/latest/series?feature=velocity&episode=2&start=1&end=2")
+    status, zoom = get_json(
+        server + "/api/datasets/oscillator/latest/series?feature=velocity&episode=2&start=1&end=2"
+    )
     first, _ = dataset.episode_bounds()[2]
     assert zoom["t"][0] == pytest.approx(1.0) and zoom["t"][-1] == pytest.approx(2.0)
     assert zoom["y"][0] == pytest.approx(values[first + 100])
@@ -206,6 +217,20 @@ def test_simulate_panel_free_runs_the_stored_model(server, store):
     assert len(position["simulated"]) == len(position["recorded"]) == 40
     error = max(abs(a - b) for a, b in zip(position["simulated"], position["recorded"], strict=True))
     assert 0 < error < 0.5, "a real free run: close to the recording, not a copy of it"
+    # on the model's own dataset, the panel starts on a held-out test episode and says which split it shows
+    split = json.loads((store["run"] / "dataset.json").read_text())["split"]
+    status, first = get_json(
+        server + f"/api/models/{store['model']}/{store['version']}/simulate?dataset=oscillator&horizon=20"
+    )
+    assert (
+        status == 200
+        and first["split"] == "test"
+        and first["split_note"] == "test split of the model's training run"
+    )
+    assert [r for r in split["test"] if r[0] == first["episode"] * 500]  # 500-row episodes
+    train_episode = split["train"][0][0] // 500
+    status, seen = get_json(server + url.replace("episode=3", f"episode={train_episode}"))
+    assert seen["split"] == "train" and seen["split_note"].endswith("seen in training")
     status, detail = get_json(server + f"/api/models/{store['model']}/{store['version']}")
     model = load_model(store["model"], store["version"])
     velocity = next(s for s in detail["scaling"] if s["name"] == "velocity")
@@ -253,7 +278,9 @@ def test_pages_load_within_300_ms_with_500_runs(server):
             began = time.perf_counter()
             assert get(server + page)[0] == 200 and get(server + api)[0] == 200
             times.append(time.perf_counter() - began)
-        print(f"{page} + {api}: median {1000 * statistics.median(times):.0f} ms with {GENERATED_RUNS + 1} runs")
+        print(
+            f"{page} + {api}: median {1000 * statistics.median(times):.0f} ms with {GENERATED_RUNS + 1} runs"
+        )
         assert statistics.median(times) < 0.3, (page, times)
 
 
@@ -266,19 +293,27 @@ def _browse(url: str, profile: Path, budget_ms: int = 5000, screenshot: Path | N
     """Load ``url`` in headless Chromium; the body's data attributes after ``budget_ms`` of page time."""
     flags = [*FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}"]
     if screenshot is not None:
-        subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        subprocess.run(
+            [CHROMIUM, *flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+        )
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    ).stdout
     tag = re.search(r"<body[^>]*>", dom).group(0)
     return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', tag)) | {"dom": dom}
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
 def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_path):
+    from learnsim.store.models import load_model
+
     shots = Path(os.environ.get("LEARNSIM_SCREENSHOTS", tmp_path))
     overview = _browse(server + "/", tmp_path / "p1", screenshot=shots / "ui-overview.png")
     assert overview["ready"] == "1" and overview["errors"] == "0"
     assert "<svg" in overview["dom"] and overview["dom"].count('class="node run') == 200
-    dataset = _browse(server + "/datasets/oscillator/latest", tmp_path / "p2", screenshot=shots / "ui-dataset.png")
+    dataset = _browse(
+        server + "/datasets/oscillator/latest", tmp_path / "p2", screenshot=shots / "ui-dataset.png"
+    )
     assert dataset["ready"] == "1" and dataset["errors"] == "0" and int(dataset["charts"]) >= 1
     assert "<canvas" in dataset["dom"]
 
@@ -298,13 +333,42 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
     assert "2 studies" in overview["dom"]
 
     model = f"/models/{store['model']}/{store['version']}"
-    for page, charts in (("/objects", 0), (model, 3), ("/studies/search", 1), ("/compare?runs=real,gen-001", 2)):
+    for page, charts in (
+        ("/objects", 0),
+        (model, 3),
+        ("/studies/search", 1),
+        ("/compare?runs=real,gen-001", 2),
+    ):
         shown = _browse(server + page, tmp_path / "p5")
-        assert shown["ready"] == "1" and shown["errors"] == "0" and int(shown["charts"]) >= charts, (page, shown["charts"])
-    assert _browse(server + model, tmp_path / "p6")["simulated"] == "1"  # the simulate panel ran on load
+        assert shown["ready"] == "1" and shown["errors"] == "0" and int(shown["charts"]) >= charts, (
+            page,
+            shown["charts"],
+        )
+    loaded = _browse(server + model, tmp_path / "p6")
+    assert loaded["simulated"] == "1"  # the simulate panel ran on load, on a held-out test episode
+    assert "(test split of the model's training run)" in loaded["dom"]
+    assert re.search(r'<span id="warmup-note" class="muted"></span>', loaded["dom"])  # nothing raised
+    window = load_model(store["model"], store["version"]).config.sequence_length
+    raised = _browse(server + model + "?warmup=2&episode=0", tmp_path / "p10")
+    assert raised["simulated"] == "1" and raised["errors"] == "0"
+    assert f"raised from 2 to {window}: the model needs its window of {window} recorded rows" in raised["dom"]
+    assert "seen in training" in raised["dom"] or "test split" in raised["dom"]
+    # run nodes keep their status readable: a long name gives way, never the status
+    runs = re.findall(r'class="node run (\w+)"[^>]*>(?:</rect>)?<text[^>]*>([^<]*)</text>', overview["dom"])
+    assert len(runs) == 200 and all(f"· {status} · step " in text for status, text in runs), runs[:3]
+    trial_node = re.search(r"<text[^>]*>(osc_tuned/trial-0000[^<]*)</text>", overview["dom"])
+    assert trial_node and "· finished" in trial_node.group(1), trial_node
     finished = _browse(server + "/runs/real", tmp_path / "p7")
-    assert finished["errors"] == "0" and int(finished["charts"]) >= 3  # loss, validation, lr, error vs horizon
-    for table in ('id="val-features"', 'id="test-features"', "one-step RMSE", "rollout RMSE", 'id="checkpoints"'):
+    assert (
+        finished["errors"] == "0" and int(finished["charts"]) >= 3
+    )  # loss, validation, lr, error vs horizon
+    for table in (
+        'id="val-features"',
+        'id="test-features"',
+        "one-step RMSE",
+        "rollout RMSE",
+        'id="checkpoints"',
+    ):
         assert table in finished["dom"], table
 
     config = store["home"] / "live.yaml"
@@ -320,7 +384,9 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
     try:
         deadline = time.time() + 120
         while not (live / "metrics.jsonl").is_file() or not (live / "metrics.jsonl").read_text().strip():
-            assert time.time() < deadline and job.poll() is None, job.stderr.read() if job.poll() else "no metrics"
+            assert time.time() < deadline and job.poll() is None, (
+                job.stderr.read() if job.poll() else "no metrics"
+            )
             time.sleep(0.2)
         first = _browse(server + "/runs/live", tmp_path / "p3", screenshot=shots / "ui-run.png")
         time.sleep(2)

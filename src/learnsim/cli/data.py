@@ -74,7 +74,13 @@ def _import_streamed(console, file: Path, name, dt, episode_column, time_column,
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"importing {file.name} (rows)", total=header.rows)
         meta = import_dataset(
-            name, file, dt, episode_column, time_column, source, on_rows=lambda n: progress.update(task, completed=n)
+            name,
+            file,
+            dt,
+            episode_column,
+            time_column,
+            source,
+            on_rows=lambda n: progress.update(task, completed=n),
         )
     return meta
 

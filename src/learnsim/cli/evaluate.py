@@ -10,7 +10,8 @@ import typer
 
 def evaluate(
     model: str = typer.Argument(
-        ..., help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest."
+        ...,
+        help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest.",
     ),
     dataset: str = typer.Option(..., "--dataset", help="Stored dataset NAME[@VERSION] to evaluate on."),
     warmup: int = typer.Option(
@@ -19,17 +20,24 @@ def evaluate(
     horizons: str = typer.Option(
         "1,10,50,full", "--horizons", help="Simulated steps to score at; 'full': whole episodes."
     ),
-    episodes: str = typer.Option(None, "--episodes", help="Comma-separated episode ids (default: all)."),
+    episodes: str = typer.Option(
+        None,
+        "--episodes",
+        help="Comma-separated episode ids, or 'all'. Default: on the dataset version the model was trained on, "
+        "the run's test split only; on any other, every episode.",
+    ),
     out: Path = typer.Option(None, "--out", help="Write evaluation.json (and plots) into this folder."),
     plot: bool = typer.Option(False, "--plot", help="With --out: error-vs-horizon and trajectory plots."),
 ):
     """Score MODEL's free-run simulation of DATASET: RMSE, nRMSE and fit per feature and horizon, with skill
-    against holding the last state and against the linear model fitted to the same training data."""
+    against holding the last state and against the linear model fitted to the same training data. On the
+    dataset the model was trained on, only its run's held-out test split is scored (--episodes all: every
+    episode, marked as including training data)."""
     from learnsim.cli.simulate import _episode_list
     from learnsim.evaluate.model import evaluate_model
     from learnsim.evaluate.protocol import parse_horizons
     from learnsim.store.models import model_meta, resolved
-    from learnsim.track.console import evaluation_table, show
+    from learnsim.track.console import evaluation_header, evaluation_table, show
 
     meta = model_meta(model)
     show(resolved(model, meta))
@@ -38,10 +46,11 @@ def evaluate(
         dataset,
         warmup=warmup,
         horizons=parse_horizons(horizons),
-        episodes=_episode_list(episodes),
+        episodes="all" if episodes == "all" else _episode_list(episodes),
         out=out,
         plot=plot,
     )
+    show(evaluation_header(evaluation))
     show(evaluation_table(evaluation))
     if out is not None:
         show(f"wrote {out / 'evaluation.json'}")

@@ -9,7 +9,8 @@ import typer
 
 def export(
     model: str = typer.Argument(
-        ..., help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest."
+        ...,
+        help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest.",
     ),
     format: str = typer.Option("bundle", "--format", help="bundle (.lsim zip), onnx or torchscript."),
     out: Path = typer.Option(..., "-o", "--out", help="Output file (model.lsim, model.onnx, model.pt)."),

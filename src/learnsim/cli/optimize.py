@@ -19,8 +19,16 @@ def optimize(
         help="Optuna storage URL shared by workers on many machines, e.g. postgresql://user:pw@host/db "
         "(default: SQLite under $LEARNSIM_HOME/studies).",
     ),
-    show: str = typer.Option(None, "--show", help="Show study STUDY: trials, plots, study.html, and the best trial's run config as best.yaml."),
-    out: Path = typer.Option(None, "--out", help="With --show: the folder for plots, study.html and best.yaml (default: the study's)."),
+    show: str = typer.Option(
+        None,
+        "--show",
+        help="Show study STUDY: trials, plots, study.html, and the best trial's run config as best.yaml.",
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="With --show: the folder for plots, study.html and best.yaml (default: the study's).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
 ):
     """Search model families, optimizers, schedules and training fields; every finished trial is a stored

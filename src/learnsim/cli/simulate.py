@@ -10,7 +10,8 @@ import typer
 
 def simulate(
     model: str = typer.Argument(
-        ..., help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest."
+        ...,
+        help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest.",
     ),
     dataset: str = typer.Option(..., "--dataset", help="Stored dataset NAME[@VERSION] to simulate on."),
     episodes: str = typer.Option(None, "--episodes", help="Comma-separated episode ids (default: all)."),

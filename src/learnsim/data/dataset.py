@@ -245,7 +245,11 @@ def numeric_column(column, name: str, source: str, first_row: int = 0) -> np.nda
     non-numeric type or missing values."""
     import pyarrow as pa
 
-    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)):
+    if not (
+        pa.types.is_integer(column.type)
+        or pa.types.is_floating(column.type)
+        or pa.types.is_boolean(column.type)
+    ):
         raise DataError(f"{source}: column '{name}' is not numeric ({column.type}){_first_bad(column)}")
     if column.null_count:
         rows = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)) + first_row

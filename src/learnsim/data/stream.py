@@ -42,7 +42,8 @@ class TableStream:
             if batch.num_rows == 0:
                 continue
             columns = {
-                name: numeric_column(batch.column(i), name, source, first) for i, name in enumerate(self.names)
+                name: numeric_column(batch.column(i), name, source, first)
+                for i, name in enumerate(self.names)
             }
             yield first, columns
             first += batch.num_rows

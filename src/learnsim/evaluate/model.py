@@ -1,7 +1,9 @@
 """``evaluate_model`` and ``learnsim evaluate``: the evaluation protocol on a stored model and a dataset.
 
-Every episode (or the one long recording) is free-run from its first ``warmup`` recorded rows, driven by its
-recorded external inputs; the simulation is scored at each horizon (RMSE, nRMSE, fit) beside the
+Every scored episode (or block of one long recording) is free-run from its first ``warmup`` recorded rows,
+driven by its recorded external inputs. On the very dataset version the model was trained on, only the run's
+test split is scored by default (training and validation episodes would flatter it); ``episodes="all"``
+scores everything and says that it includes training data. Any other dataset is scored whole. Then the simulation is scored at each horizon (RMSE, nRMSE, fit) beside the
 hold-last-state baseline and the linear model fitted to the model's own training data (found through its
 lineage; fitted to the evaluated data, and said so, when the lineage is gone).
 """
@@ -21,6 +23,7 @@ from learnsim.data.windows import WindowedData, direct_targets
 from learnsim.durable import write_json
 from learnsim.errors import DataError, LearnsimError
 from learnsim.evaluate.baselines import fit_linear
+from learnsim.evaluate.lineage import includes_training, role_of, run_split
 from learnsim.evaluate.protocol import DEFAULT_HORIZONS, evaluate_batch, segment_batch
 from learnsim.simulate import free_run
 
@@ -40,6 +43,9 @@ class Evaluation:
     outside_training_range: dict[str, float]
     linear_fitted_on: str | None
     features: list[str] = field(default_factory=list)
+    scope: str = "the whole dataset"  # which rows were scored, in words (the table's header)
+    scored: list[dict] = field(default_factory=list)  # {"episode", "split", "rows": [start, end]} per segment
+    includes_training_data: bool = False
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -51,13 +57,14 @@ def evaluate_model(
     *,
     warmup: int | None = None,
     horizons=DEFAULT_HORIZONS,
-    episodes: list[int] | None = None,
+    episodes: list[int] | str | None = None,
     out: str | Path | None = None,
     plot: bool = False,
 ) -> Evaluation:
     """Evaluate ``model`` (a ``SimulatorModel`` or stored 'NAME[@VERSION]') on ``dataset`` (a ``Dataset`` or
     stored 'NAME[@VERSION]') under the protocol; with ``out``, write ``evaluation.json`` there (and plots
-    with ``plot``)."""
+    with ``plot``). ``episodes``: ids to score, ``"all"``, or None: the run's test split when ``dataset`` is
+    the version the stored model was trained on, else every episode."""
     from learnsim.store.datasets import load_dataset
     from learnsim.store.models import load_model, model_meta
 
@@ -76,7 +83,7 @@ def evaluate_model(
             f"has {longest} rows"
         )
     validate_dataset(dataset, config, min_episode_rows=warmup + 1).raise_for_errors()
-    segments = _chosen(dataset, episodes)
+    segments, scored, scope = _scored(dataset, meta, episodes)
     inputs = torch.as_tensor(
         np.stack([dataset.columns[f.column] for f in config.inputs], 1), dtype=torch.float32
     )
@@ -99,14 +106,42 @@ def evaluate_model(
         outside_training_range=_outside_range(model, batch, simulated),
         linear_fitted_on=fitted_on,
         features=list(simulated.simulated),
+        scope=scope,
+        scored=scored,
+        includes_training_data=any(includes_training(s["split"]) for s in scored),
     )
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "evaluation.json", evaluation.to_dict())
         if plot:
-            _plots(out, model, batch, simulated, list(segments), label)
+            _plots(out, model, batch, simulated, [f"episode {s['episode']} ({s['split']})" for s in scored], label)
     return evaluation
+
+
+def _scored(dataset, meta: dict, episodes) -> tuple[dict[int, tuple[int, int]], list[dict], str]:
+    """The segments to score (label -> rows), each with the split of the model's run it belongs to, and the
+    scope in words. See the module docstring for the rule."""
+    split = run_split(dataset, meta)
+    if split is not None and episodes is None and split.test:
+        # the held-out test split only: whole episodes, or the test block(s) of one recording
+        labels = [
+            int(dataset.episode[s]) if dataset.episode is not None else i
+            for i, (s, _) in enumerate(split.test)
+        ]
+        segments = dict(zip(labels, split.test, strict=True))
+        unit = "episode(s)" if split.by == "episode" else "block(s) of the recording"
+        scope = f"the test split of the run that trained it ({len(segments)} {unit} held out from training)"
+    else:
+        segments = _chosen(dataset, None if episodes == "all" else episodes)
+        scope = "the whole dataset" if episodes in (None, "all") else f"episode(s) {list(segments)}"
+    scored = [
+        {"episode": label, "split": role_of(split, start, end), "rows": [start, end]}
+        for label, (start, end) in segments.items()
+    ]
+    if any(includes_training(item["split"]) for item in scored):
+        scope += ": INCLUDES TRAINING DATA (the model was trained on this dataset version)"
+    return segments, scored, scope
 
 
 def _chosen(dataset, episodes: list[int] | None) -> dict[int, tuple[int, int]]:
@@ -150,9 +185,8 @@ def _outside_range(model, batch, trajectories) -> dict[str, float]:
     return {f.name: fractions[i] for i, f in enumerate(model.config.inputs)}
 
 
-def _plots(out: Path, model, batch, trajectories, episode_ids: list[int], label: str) -> None:
+def _plots(out: Path, model, batch, trajectories, episode_labels: list[str], label: str) -> None:
     from learnsim.track.plots import error_vs_horizon, rollout_traces
 
     error_vs_horizon(trajectories, out / "error_vs_horizon.png", f"{label}: RMSE vs horizon")
-    labels = [f"episode {e}" for e in episode_ids[:3]]
-    rollout_traces(trajectories, out / "trajectories.png", f"{label}: free run vs recording", 3, labels)
+    rollout_traces(trajectories, out / "trajectories.png", f"{label}: free run vs recording", 3, episode_labels[:3])

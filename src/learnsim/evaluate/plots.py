@@ -37,7 +37,9 @@ def plot_inputs(
         split = "val"
     trajectories = split_trajectories(model, data, split, horizon, max_rows)
     if trajectories is not None:
-        cpu = {k: {n: t.cpu() for n, t in getattr(trajectories, k).items()} for k in ("simulated", "recorded")}
+        cpu = {
+            k: {n: t.cpu() for n, t in getattr(trajectories, k).items()} for k in ("simulated", "recorded")
+        }
         valid = None if trajectories.valid is None else trajectories.valid.cpu()
         trajectories = replace(trajectories, **cpu, valid=valid)
     predicted = true = None

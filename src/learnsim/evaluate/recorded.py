@@ -12,6 +12,7 @@ from learnsim.data.validate import validate_dataset
 from learnsim.data.windows import direct_targets
 from learnsim.durable import replacing
 from learnsim.errors import ConfigError, DataError
+from learnsim.evaluate.lineage import includes_training, role_of, run_split
 from learnsim.simulate import free_run
 from learnsim.store.datasets import load_dataset
 from learnsim.store.models import load_model, model_meta
@@ -30,7 +31,8 @@ def simulate_recorded(
 ) -> Path:
     """Free-run each chosen episode from its first ``sequence_length`` recorded rows, driven by its recorded
     external inputs, for ``horizon`` steps (default: the whole episode). Writes ``predictions.parquet``
-    (episode, step, time, simulated and recorded features) and, with ``plot``, ``episode_<id>.png``;
+    (episode, the split of the model's training run it belongs to, step, time, simulated and recorded
+    features) and, with ``plot``, ``episode_<id>.png`` titled with that split;
     returns the output folder."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -38,8 +40,10 @@ def simulate_recorded(
 
     name, version = parse_reference(model_ref)
     model = load_model(name, version)
-    label = f"{name}@{model_meta(name, version)['version']}"
+    meta = model_meta(name, version)
+    label = f"{name}@{meta['version']}"
     dataset = load_dataset(dataset_ref)
+    split = run_split(dataset, meta)  # the model's own training data: each plot says which split it shows
     validate_dataset(dataset, model.config).raise_for_errors()
     bounds = _chosen_episodes(dataset, episodes)
     L = model.config.sequence_length
@@ -62,8 +66,10 @@ def simulate_recorded(
                 )
             rows = slice(start, start + L + steps)
             trajectories = free_run(model, recorded[None, rows], targets[None, start + L : rows.stop])
+            role = role_of(split, start, end)
             table = {
                 "episode": np.full(steps, episode),
+                "split": np.full(steps, role),  # of the model's training run: train, val, test, or other data
                 "step": np.arange(L, L + steps),
                 "time": np.arange(L, L + steps) * dataset.dt,
             }
@@ -73,7 +79,12 @@ def simulate_recorded(
             for key, values in table.items():
                 columns.setdefault(key, []).append(values)
             if plot:
-                _plot_episode(out / f"episode_{episode}.png", trajectories, episode, label)
+                _plot_episode(
+                    out / f"episode_{episode}.png",
+                    trajectories,
+                    f"episode {episode} ({_described(role)})",
+                    label,
+                )
             progress.advance(task)
     with replacing(out / "predictions.parquet") as tmp:
         pq.write_table(pa.table({k: np.concatenate(v) for k, v in columns.items()}), tmp)
@@ -92,9 +103,16 @@ def _chosen_episodes(dataset, episodes: list[int] | None) -> dict[int, tuple[int
     return {e: bounds[e] for e in chosen}
 
 
-def _plot_episode(path: Path, trajectories, episode: int, label: str) -> None:
+def _described(role: str) -> str:
+    """A plot's note on where its episode came from."""
+    if role == "other":
+        return "not from the model's training data"
+    return f"{role} split of the model's training run" + (
+        ": seen in training" if includes_training(role) else ""
+    )
+
+
+def _plot_episode(path: Path, trajectories, episode: str, label: str) -> None:
     from learnsim.track.plots import rollout_traces
 
-    rollout_traces(
-        trajectories, path, f"{label}: episode {episode}", episodes=1, labels=[f"episode {episode}"]
-    )
+    rollout_traces(trajectories, path, f"{label}: {episode}", episodes=1, labels=[episode])

@@ -147,7 +147,14 @@ class SimulatorModel(nn.Module):
         return outside.flatten(0, -2).float().mean(0)
 
     def simulate(
-        self, x0, external_inputs=None, horizon: int | None = None, grad: bool = False, *, sim_steps=None, **options
+        self,
+        x0,
+        external_inputs=None,
+        horizon: int | None = None,
+        grad: bool = False,
+        *,
+        sim_steps=None,
+        **options,
     ):
         """Free-run rollout; see ``learnsim.simulate.simulate`` for ``options`` (``compile``); ``sim_steps=`` is
         a deprecated alias of ``horizon``."""

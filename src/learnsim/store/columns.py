@@ -62,7 +62,9 @@ def read_index(directory: Path) -> dict:
         if not isinstance(rows, int) or rows < 1:
             raise ValueError("rows")
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise FileCorruptError(f"{path}: unreadable dataset index ({type(error).__name__}: {error})") from None
+        raise FileCorruptError(
+            f"{path}: unreadable dataset index ({type(error).__name__}: {error})"
+        ) from None
     return index
 
 
@@ -118,7 +120,9 @@ def _hash_file(h, path: Path) -> None:
             h.update(block)
 
 
-def write_stream(stream, directory: Path, episode_column: str | None, time_column: str | None, on_rows=None) -> int:
+def write_stream(
+    stream, directory: Path, episode_column: str | None, time_column: str | None, on_rows=None
+) -> int:
     """Write a ``TableStream``'s chunks into ``directory`` as column files with their index; returns the row
     count. Episode ids must be integers (stored as int64). ``on_rows(n)`` is called after each chunk."""
     import os

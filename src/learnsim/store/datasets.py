@@ -30,7 +30,9 @@ def save_dataset(name: str, dataset, source_datasets: list[str] | None = None) -
     store = dataset_store()
     lineage = _lineage(store, source_datasets)
     version = dataset.content_hash()[:16]
-    path, _ = store.write(name, version, lambda tmp: columns.write_columns(dataset, tmp), _meta(dataset, report, lineage))
+    path, _ = store.write(
+        name, version, lambda tmp: columns.write_columns(dataset, tmp), _meta(dataset, report, lineage)
+    )
     return store.resolve(name, version)[1] | {"path": str(path)}
 
 
@@ -94,7 +96,13 @@ def import_dataset(
                 raise DataError(f"{path}: the table is empty (0 rows)")
             values, episode, time_values = columns.open_columns(tmp)
             dataset = Dataset(
-                values, dt, episode, time_values, episode_column or "episode", time_column or "time", str(path)
+                values,
+                dt,
+                episode,
+                time_values,
+                episode_column or "episode",
+                time_column or "time",
+                str(path),
             )
             report = validate_dataset(dataset)
             report.raise_for_errors()

@@ -42,7 +42,11 @@ class TrainingProgress:
         info = " ".join(f"{k}={v}" for k, v in self.fields.items())
         if self._bar is not None:
             self._bar.update(self._task, completed=step, info=info)
-        elif self.enabled and "loss" in fields and (time.monotonic() - self._last_line > 2.0 or step == self.total):
+        elif (
+            self.enabled
+            and "loss" in fields
+            and (time.monotonic() - self._last_line > 2.0 or step == self.total)
+        ):
             self._last_line = time.monotonic()
             line = " ".join(f"{k}={self.fields[k]}" for k in fields)
             print(f"step {step}/{self.total} {line}", file=sys.stdout, flush=True)
@@ -75,7 +79,7 @@ def show(renderable) -> None:
         Console().print(renderable)
     elif isinstance(renderable, Table):
         # as wide as the table needs (a log or a pipe has no width to fit), so no name is cut or wrapped
-        width = Console(width=1000).measure(renderable).maximum
+        width = max(Console(width=1000).measure(renderable).maximum, len(str(renderable.title or "")))
         Console(force_terminal=False, no_color=True, width=max(width, 40)).print(renderable)
     else:
         print(renderable, flush=True)
@@ -105,13 +109,20 @@ def metrics_table(title: str, metrics: dict, prefix: str) -> Table:
     return table
 
 
+def evaluation_header(evaluation) -> str:
+    """What was scored, in one line (printed above ``evaluation_table``): model, dataset, which rows."""
+    return (
+        f"{evaluation.model} on {evaluation.dataset}, {evaluation.scope}: {evaluation.episodes} segment(s), "
+        f"warmup {evaluation.warmup}"
+    )
+
+
 def evaluation_table(evaluation) -> Table:
     """nRMSE per feature (rows) and horizon (columns), fit %, then the overall score of the model and of
     each baseline, and the share of simulated rows outside the training range."""
     labels = [str(h) for h in evaluation.horizons]
     metrics = evaluation.metrics
-    title = f"{evaluation.model} on {evaluation.dataset}: {evaluation.episodes} episode(s), warmup {evaluation.warmup}"
-    table = Table(title=title + "; nRMSE (RMSE / spread of the recording) over the first h simulated steps")
+    table = Table(title="nRMSE (RMSE / spread of the recording) over the first h simulated steps")
     table.add_column("feature")
     for label in labels:
         table.add_column(f"h={label}", justify="right")

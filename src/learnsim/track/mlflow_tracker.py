@@ -65,7 +65,9 @@ def _experiment_id(client) -> str:
 def start_parent_run(name: str, tags: dict) -> str:
     """An MLflow run standing for a study; trials' runs name it as their parent. Returns its id."""
     mlflow_client = client()
-    run = mlflow_client.create_run(_experiment_id(mlflow_client), run_name=name, tags={**tags, "learnsim.kind": "study"})
+    run = mlflow_client.create_run(
+        _experiment_id(mlflow_client), run_name=name, tags={**tags, "learnsim.kind": "study"}
+    )
     return run.info.run_id
 
 

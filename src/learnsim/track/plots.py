@@ -20,18 +20,37 @@ def _figure(figsize: tuple[float, float]):
 
 
 def loss_curves(records: list[dict], path: Path) -> Path:
-    fig = _figure((7, 4))
-    ax = fig.subplots()
-    for key, style in (("train/loss", "-"), ("val/loss", "o-")):
-        points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+    """Two panels, since the two losses are on different scales: the training objective (with rollout
+    training, the free run's error over the curriculum's horizon plus the one-step term; with the balanced
+    weighting a log, which may be negative) and the validation scores (one-step loss, free-run selection
+    score). The linear candidate, validated at step 0 before training, is a dashed line, not a curve point."""
+    fig = _figure((7, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    rollout = any("train/horizon" in r for r in records)
+    train = [(r["step"], r["train/loss"]) for r in records if r.get("train/loss") is not None]
+    if train:
+        top.plot(*zip(*train, strict=True), "-", label="train/loss", linewidth=1.0)
+        if all(v > 0 for _, v in train):
+            top.set_yscale("log")
+    top.set_ylabel("rollout training loss" if rollout else "one-step training loss (MSE)")
+    top.set_title(
+        "Training objective" + (" (free-run error over the curriculum's horizon)" if rollout else "")
+    )
+    for key, style in (("val/loss", "o-"), ("val/rollout_score", "s-")):
+        points = [(r["step"], r[key]) for r in records if r.get(key) is not None and r["step"] > 0]
         if points:
-            ax.plot(*zip(*points, strict=True), style, label=key, markersize=3)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (normalised units)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Training and validation loss")
+            bottom.plot(*zip(*points, strict=True), style, label=key, markersize=3)
+        linear = [r[key] for r in records if r.get(key) is not None and r["step"] == 0]
+        if linear:
+            bottom.axhline(linear[0], linestyle="--", linewidth=1.0, color="gray", label=f"{key}, linear fit")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("validation (normalised)")
+    bottom.set_title("Validation: one-step loss and free-run selection score")
+    bottom.set_xlabel("step")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     return _save(fig, path)
 
 

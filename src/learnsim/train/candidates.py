@@ -84,7 +84,9 @@ def linear_candidate(run_dir: Path) -> tuple[Path, dict] | None:
     try:
         return directory, read_json(directory / "meta.json", "linear candidate metadata")
     except FileCorruptError as error:
-        raise FileCorruptError(f"{error}; delete {directory} to finish without the linear candidate") from None
+        raise FileCorruptError(
+            f"{error}; delete {directory} to finish without the linear candidate"
+        ) from None
 
 
 def replaces(candidate: dict, best_meta: dict, best_validation: dict) -> bool:

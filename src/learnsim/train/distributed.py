@@ -68,9 +68,7 @@ def from_environment(device_name: str) -> Shard:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         timeout = float(os.environ.get("LEARNSIM_DIST_TIMEOUT", DEFAULT_TIMEOUT_S))
-        dist.init_process_group(
-            "nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=timeout)
-        )
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=timeout))
     return Shard(rank, world_size, local_rank)
 
 
@@ -99,7 +97,11 @@ def wrap(shard: Shard, module: torch.nn.Module, device: torch.device) -> torch.n
     # Buffers are normalisation statistics, equal on every rank and never trained: no need to broadcast them
     # before every forward (the option was renamed in newer torch).
     parameters = inspect.signature(DistributedDataParallel.__init__).parameters
-    no_sync = {"forward_sync_buffers": False} if "forward_sync_buffers" in parameters else {"broadcast_buffers": False}
+    no_sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in parameters
+        else {"broadcast_buffers": False}
+    )
     return DistributedDataParallel(module, device_ids=device_ids, **no_sync)
 
 

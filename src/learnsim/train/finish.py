@@ -48,7 +48,9 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
     linear = candidates.linear_candidate(run_dir)
     table = candidates.scores((best_meta, _validation_at(records, best_meta)), linear and linear[1])
     if linear is not None and candidates.replaces(linear[1], best_meta, _validation_at(records, best_meta)):
-        best_path, best_meta = linear  # no checkpoint free-runs the validation data better than the linear fit
+        best_path, best_meta = (
+            linear  # no checkpoint free-runs the validation data better than the linear fit
+        )
     kept = best_meta.get("candidate") or "network"
     why = candidates.explain(kept, table)
     model = read_model(best_path, run.device)
@@ -108,14 +110,19 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         background.submit(_plots, run.hub, run_dir, inputs, what=f"drawing the plots of {run_dir}")
     run.hub.finish()  # queued after the plots, so trackers receive them before they close
     if monitor:
-        if test:
-            what = "the linear fit" if kept == "linear" else f"best checkpoint, step {best_meta['step']}"
-            show(metrics_table(f"test ({what})", test, "test"))
-        show(why)
-        name = run.config.model_name
-        show(f"run directory: {run_dir}\nmodel: {name}@{stored['version']} (load_model('{name}'))")
+        what = "the linear fit" if kept == "linear" else f"best checkpoint, step {best_meta['step']}"
+        _announce(run, test, what, why, stored["version"])
     metrics = {**report["validation"], **test}
     return TrainResult(model, metrics, run_dir, run.config.model_name, stored["version"], report)
+
+
+def _announce(run: Run, test: dict, what: str, why: str, version: str) -> None:
+    """The console's end of a run: the test table, which candidate was stored and why, where it all is."""
+    if test:
+        show(metrics_table(f"test ({what})", test, "test"))
+    show(why)
+    name = run.config.model_name
+    show(f"run directory: {run.run_dir}\nmodel: {name}@{version} (load_model('{name}'))")
 
 
 def _validation_at(records: list[dict], meta: dict) -> dict:

@@ -150,9 +150,7 @@ def resume(
     except (KeyError, TypeError):
         raise FileCorruptError(f"{run_dir / 'dataset.json'}: no dataset name and version") from None
     shard = distributed.from_environment(config.training.device)
-    run = build_run(
-        config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers, shard=shard
-    )
+    run = build_run(config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers, shard=shard)
     run.should_stop, run.tags = should_stop, dict(tags or {})
     restore_checkpoint(run)
     if overrides and shard.is_main:  # the run's config is now the overridden one; the next resume compares
@@ -265,7 +263,11 @@ def run_loop(run: Run, monitor: bool) -> Run:
 
         # -- every save_every steps (and at every evaluation): an atomic, resumable checkpoint
         if run.shard.is_main:
-            meta = {"metric": metric, "metric_name": run.selection, "config": run.config.model_dump(mode="json")}
+            meta = {
+                "metric": metric,
+                "metric_name": run.selection,
+                "config": run.config.model_dump(mode="json"),
+            }
             checkpoint.save_checkpoint(
                 run.checkpoint_dir, step, run.eval_model, training_state(run), meta, tc.save_top_k
             )
@@ -289,12 +291,16 @@ def evaluate_and_decide(run: Run, progress: TrainingProgress) -> float | None:
             state.evals_since_best += 1
         if tc.early_stop_patience and state.evals_since_best >= tc.early_stop_patience:
             state.stopped_early = True
-            progress.print(f"early stop at step {step}: no improvement in {tc.early_stop_patience} evaluations")
+            progress.print(
+                f"early stop at step {step}: no improvement in {tc.early_stop_patience} evaluations"
+            )
         if run.should_stop is not None and run.should_stop(step, metric):
             state.stopped_early = state.pruned = True
             progress.print(f"pruned at step {step} ({run.selection} {metric:.4g})")
         progress.update(step, **{run.selection: metric})
-        progress.validation(step, metrics_table(f"validation, step {step}", metrics, "val"), run.selection, metric)
+        progress.validation(
+            step, metrics_table(f"validation, step {step}", metrics, "val"), run.selection, metric
+        )
         run.model.train()
     if run.shard.active:
         decided = distributed.broadcast(run.shard, state.checkpointed())

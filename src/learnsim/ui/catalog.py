@@ -345,15 +345,19 @@ def simulate_episode(
         raise ConfigError(f"warm-up must be 0 to {MAX_SIMULATED_STEPS} rows, got {warmup}")
 
     from learnsim.data.windows import direct_targets
+    from learnsim.evaluate.lineage import role_of, run_split
     from learnsim.simulate import free_run
     from learnsim.store.models import load_model
 
     simulator = load_model(model, version)
+    _, model_meta = model_store().resolve(model, version)
     name, data_version = parse_reference(dataset)
     _, meta = dataset_store().resolve(name, data_version)
     data = _dataset(name, meta["version"])
     bounds = _episode_bounds(name, meta["version"])
-    key = episode if episode is not None else next(iter(bounds))
+    split = run_split(data, model_meta)  # the model's own training data: default to a held-out test episode
+    held_out = [e for e, (s, end) in bounds.items() if role_of(split, s, end) == "test"]
+    key = episode if episode is not None else (held_out or list(bounds))[0]
     if key not in bounds:
         raise ConfigError(f"dataset {name}@{meta['version']} has no episode {key}")
     start, end = bounds[key]
@@ -382,7 +386,16 @@ def simulate_episode(
         }
         for feature in result.simulated
     }
-    return clean({"episode": key, "warmup": warmup, "steps": steps, "t": t.tolist(), "features": features})
+    role = role_of(split, start, end)
+    note = (
+        "not from the model's training data"
+        if role == "other"
+        else f"{role} split of the model's training run"
+    )
+    if "train" in role or "val" in role:
+        note += ": seen in training"
+    return clean({"episode": key, "warmup": warmup, "steps": steps, "t": t.tolist(), "features": features,
+                  "split": role, "split_note": note})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- studies

@@ -134,8 +134,10 @@ function lineageGraph(graph) {
     rect.setAttribute("class", `node ${node.kind} ${node.status}`);
     const text = document.createElementNS(svgNS, "text");
     text.setAttribute("x", String(x + 6)); text.setAttribute("y", String(y + 16));
-    const full = `${node.label}${node.detail ? " · " + node.detail : ""}${node.status && node.kind === "run" ? " · " + node.status : ""}`;
-    text.textContent = full.length > 52 ? full.slice(0, 51) + "…" : full;
+    // the status and key figure always show; a long name gives way (its whole form is in the tooltip)
+    const tail = `${node.status && node.kind === "run" ? " · " + node.status : ""}${node.detail ? " · " + node.detail : ""}`;
+    const room = Math.max(12, 52 - tail.length);
+    text.textContent = (node.label.length > room ? node.label.slice(0, room - 1) + "…" : node.label) + tail;
     const tip = document.createElementNS(svgNS, "title");
     tip.textContent = `${node.kind} ${node.label} ${node.status} ${node.detail}`;
     a.append(rect, text, tip);
@@ -275,13 +277,15 @@ async function runPage() {
       el("div", { class: "progress" }, el("div", { style: `width:${progress}%` })));
     const [lx, ly] = metricSeries(records, "train/loss");
     const valKey = records.some((r) => "val/rollout_score" in r) ? "val/rollout_score" : "val/loss";
-    const [vx, vy] = metricSeries(records, valKey);
+    const [vx, vy] = metricSeries(records.filter((r) => r.step > 0), valKey);  // step 0: the linear candidate
     const [rx, ry] = metricSeries(records, "lr");
     if (lossPlot) { lossPlot.setData([lx, ly]); } else if (lx.length) {
-      lossPlot = chart(charts, "training loss", lx, [{ label: "train/loss", values: ly }], { xLabel: "step", log: ly.every((v) => v > 0) });
+      const rollout = records.some((r) => "train/horizon" in r);
+      lossPlot = chart(charts, rollout ? "training objective: rollout loss (free-run error over the horizon)" : "training objective: one-step loss (MSE)",
+        lx, [{ label: "train/loss", values: ly }], { xLabel: "step", log: ly.every((v) => v > 0) });
     }
     if (valPlot) { valPlot.setData([vx, vy]); } else if (vx.length) {
-      valPlot = chart(charts, `validation (${valKey})`, vx, [{ label: valKey, values: vy }], { xLabel: "step", points: true });
+      valPlot = chart(charts, `validation (${valKey}, normalised)`, vx, [{ label: valKey, values: vy }], { xLabel: "step", points: true, log: vy.every((v) => v > 0) });
     }
     if (lrPlot) { lrPlot.setData([rx, ry]); } else if (rx.length) {
       lrPlot = chart(charts, "learning rate", rx, [{ label: "lr", values: ry }], { xLabel: "step" });
@@ -359,14 +363,16 @@ async function comparePage() {
     if (!ids.length) { holder.append(el("p", { class: "muted" }, "pick runs to compare")); return; }
     const runs = await Promise.all(ids.map((id) => api(`/api/runs/${id}`)));
     for (const [key, title] of [["train/loss", "training loss"], ["val/loss", "validation loss"], ["val/rollout_score", "validation rollout score"]]) {
-      const steps = [...new Set(runs.flatMap((r) => metricSeries(r.records, key)[0]))].sort((a, b) => a - b);
+      const trained = (r) => r.records.filter((x) => x.step > 0);  // step 0: the linear candidate's validation
+      const steps = [...new Set(runs.flatMap((r) => metricSeries(trained(r), key)[0]))].sort((a, b) => a - b);
       if (!steps.length) continue;
       const series = runs.map((r) => {
-        const [xs, ys] = metricSeries(r.records, key);
+        const [xs, ys] = metricSeries(trained(r), key);
         const at = new Map(xs.map((x, i) => [x, ys[i]]));
         return { label: r.id, values: steps.map((s) => (at.has(s) ? at.get(s) : null)) };
       });
-      chart(holder, title, steps, series, { xLabel: "step" });
+      const positive = series.every((s) => s.values.every((v) => v === null || v > 0));
+      chart(holder, title, steps, series, { xLabel: "step", log: positive });  // log, as the run page: curves span decades
     }
   }
   picker.addEventListener("change", draw);
@@ -390,27 +396,35 @@ async function modelPage() {
   app.append(section("Metrics", metrics.length ? featureTable(m.metrics, "test", "metrics") : el("p", { class: "muted" }, "no test metrics (pruned or untested)")));
   app.append(section("Features and normalisation", table(["role", "feature", "relation", "parent", "offset", "scale"],
     m.scaling.map((s) => [s.role, s.name, s.relation || "–", s.parent || "–", fmt(s.offset), fmt(s.scale)]), { id: "scaling" })));
-  const dataset = el("input", { id: "sim-dataset", value: lineage.dataset ? `${lineage.dataset}@${lineage.dataset_version}` : "", size: "40" });
-  const episode = el("input", { id: "sim-episode", type: "number", placeholder: "first", size: "6" });
-  const warmup = el("input", { id: "sim-warmup", type: "number", value: String(m.config.sequence_length || 1), size: "6" });
-  const horizon = el("input", { id: "sim-horizon", type: "number", placeholder: "to the end", size: "8" });
+  const given = new URLSearchParams(location.search);  // the panel's fields may come in the address (a shared link)
+  const dataset = el("input", { id: "sim-dataset", value: given.get("dataset") || (lineage.dataset ? `${lineage.dataset}@${lineage.dataset_version}` : ""), size: "40" });
+  const episode = el("input", { id: "sim-episode", type: "number", placeholder: "a test episode", size: "6", value: given.get("episode") || "" });
+  const warmup = el("input", { id: "sim-warmup", type: "number", value: given.get("warmup") || String(m.config.sequence_length || 1), size: "6" });
+  const horizon = el("input", { id: "sim-horizon", type: "number", placeholder: "to the end", size: "8", value: given.get("horizon") || "" });
   const holder = el("div", { id: "simulation" });
+  const note = el("span", { id: "warmup-note", class: "muted" });
   const run = el("button", { type: "button", id: "simulate" }, "simulate");
+  let latest = 0;  // each click's number: a slower, older response never overwrites a newer request's
   run.addEventListener("click", async () => {
+    const mine = ++latest;
     holder.replaceChildren(el("p", { class: "muted" }, "simulating…"));
+    const asked = Number(warmup.value || 0);
     const q = new URLSearchParams({ dataset: dataset.value, episode: episode.value, warmup: warmup.value, horizon: horizon.value });
     try {
       const s = await api(`/api/models/${m.name}/${m.version}/simulate?${q}`);
-      holder.replaceChildren(el("p", { class: "muted" }, `episode ${s.episode}: ${s.warmup} recorded warm-up rows, then ${s.steps} simulated steps`));
+      if (mine !== latest) return;
+      note.textContent = s.warmup > asked ? ` raised from ${asked} to ${s.warmup}: the model needs its window of ${m.config.sequence_length} recorded rows` : "";
+      holder.dataset.request = String(mine);
+      holder.replaceChildren(el("p", { class: "muted", id: "simulated-what" }, `episode ${s.episode} (${s.split_note}): ${s.warmup} recorded warm-up rows, then ${s.steps} simulated steps`));
       for (const [feature, v] of Object.entries(s.features)) {
         chart(holder, feature, s.t, [{ label: "recorded", values: v.recorded, color: "#444" }, { label: "simulated", values: v.simulated, color: "#d62728" }], { xLabel: "time (s)", height: 220 });
       }
       body.dataset.simulated = "1";
     } catch (error) {
-      holder.replaceChildren(el("p", { class: "error" }, error.message));
+      if (mine === latest) holder.replaceChildren(el("p", { class: "error" }, error.message));
     }
   });
-  app.append(section("Simulate", el("div", { class: "filters" }, "dataset ", dataset, " episode ", episode, " warm-up rows ", warmup, " horizon ", horizon, run), holder));
+  app.append(section("Simulate", el("div", { class: "filters" }, "dataset ", dataset, " episode ", episode, " warm-up rows ", warmup, note, " horizon ", horizon, run), holder));
   app.append(section("Config", el("pre", {}, JSON.stringify(m.config, null, 2))));
   if (dataset.value) run.click();  // a first picture: the training dataset's first episode
   body.dataset.ready = "1";
