@@ -63,3 +63,24 @@ def test_commands_print_the_version_they_resolved(command, isolated_home, tmp_pa
         code, out = run_cli(["export", "m@latest", "-o", str(tmp_path / "new.lsim")], capsys)
         assert f"model: m@latest -> m@{versions[2]}  (the newest version)" in out
         assert _constant(load_model(str(tmp_path / "new.lsim"))) == 2.0
+
+
+def test_a_warm_start_by_bare_name_starts_from_the_best_version_and_says_so(isolated_home, tmp_path, capsys):
+    import yaml
+    from reliability.conftest import base_config
+
+    from learnsim import example_dataset, save_dataset
+    from learnsim.train import RunConfig, train
+
+    save_dataset("osc", example_dataset("oscillator", episodes=4, steps=120, seed=1))
+    first = train(RunConfig.model_validate(base_config()), tmp_path / "a", monitor=False)
+    later = base_config()
+    later["training"]["seed"] = 1
+    second = train(RunConfig.model_validate(later), tmp_path / "b", monitor=False)
+    assert first.model_version != second.model_version and model_meta("m")["version"] == second.model_version
+    model_store().set_alias("m", "best", first.model_version)
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(base_config() | {"model_name": "warm"}))
+    code, out = run_cli(["train", str(path), "--warm-start", "m", "--quiet"], capsys)
+    assert code == 0, out
+    assert f"model: m -> m@{first.model_version}  (marked best by a search" in out

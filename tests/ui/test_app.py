@@ -340,6 +340,11 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
         ("/compare?runs=real,gen-001", 2),
     ):
         shown = _browse(server + page, tmp_path / "p5")
+        if page.startswith("/compare"):  # losses span decades: every compared curve on a log scale
+            scales = re.findall(r'class="chart" data-title="([^"]*)" data-log="(\d)"', shown["dom"])
+            assert scales and all(log == "1" for _, log in scales), scales
+        if page.startswith("/studies"):  # trials are counted: whole numbers on the x axis
+            assert 'data-title="objective (minimize)" data-log="0" data-integer-x="1"' in shown["dom"]
         assert shown["ready"] == "1" and shown["errors"] == "0" and int(shown["charts"]) >= charts, (
             page,
             shown["charts"],
@@ -359,6 +364,10 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
     trial_node = re.search(r"<text[^>]*>(osc_tuned/trial-0000[^<]*)</text>", overview["dom"])
     assert trial_node and "· finished" in trial_node.group(1), trial_node
     finished = _browse(server + "/runs/real", tmp_path / "p7")
+    assert (
+        'data-title="training objective: rollout loss (free-run error over the horizon)"' in finished["dom"]
+    )
+    assert 'data-title="validation (val/rollout_score, normalised)" data-log="1"' in finished["dom"]
     assert (
         finished["errors"] == "0" and int(finished["charts"]) >= 3
     )  # loss, validation, lr, error vs horizon
@@ -399,3 +408,34 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
         assert page["status"] == "running"
     assert int(second["step"]) > int(first["step"]) > 0, "the live page shows the step advancing"
     assert (shots / "ui-run.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+def test_a_click_during_the_automatic_simulation_is_the_one_shown(server, store, tmp_path):
+    """The model page simulates on load; a user who asks for another episode before that answers sees their
+    own episode, not the older answer arriving last (it is made to answer 2 s late here)."""
+    from ui.cdp import Browser
+
+    browser = Browser(CHROMIUM, tmp_path / "cdp", [f for f in FLAGS if not f.startswith("--window")])
+    try:
+        late = """const real = window.fetch;
+            window.fetch = (url, ...rest) => String(url).includes("/simulate?") && String(url).includes("episode=&")
+              ? new Promise((done) => setTimeout(() => done(real(url, ...rest)), 2000)) : real(url, ...rest);"""
+        browser.call("Page.addScriptToEvaluateOnNewDocument", session=True, source=late)
+        browser.call(
+            "Page.navigate", session=True, url=f"{server}/models/{store['model']}/{store['version']}"
+        )
+        browser.wait_for("document.body && document.body.dataset.ready === '1'")
+        assert browser.evaluate("document.getElementById('simulation').textContent") == "simulating…"
+        browser.evaluate(
+            "document.getElementById('sim-episode').value = '3'; document.getElementById('simulate').click(); 1"
+        )
+        shown = browser.wait_for(
+            "document.body.dataset.simulated === '1' && document.getElementById('simulated-what').textContent"
+        )
+        assert shown.startswith("episode 3 (")
+        time.sleep(3)  # the automatic simulation has answered by now, and is ignored
+        assert browser.evaluate("document.getElementById('simulated-what').textContent") == shown
+        assert browser.evaluate("document.body.dataset.errors") == "0"
+    finally:
+        browser.close()

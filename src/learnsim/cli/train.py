@@ -19,7 +19,9 @@ def train(
         None, "--run-dir", help="Where to write the run (default $LEARNSIM_HOME/runs/...)."
     ),
     warm_start: str = typer.Option(
-        None, "--warm-start", help="Initialise weights from stored model NAME[@VERSION]."
+        None,
+        "--warm-start",
+        help="Initialise weights from stored model NAME[@VERSION] (a bare NAME: its search's best, else the newest).",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
 ):
@@ -42,5 +44,13 @@ def train(
     from learnsim.train import load_run_config
     from learnsim.train import train as run_training
 
-    result = run_training(load_run_config(config, set_), run_dir, monitor=not quiet, warm_start=warm_start)
+    config = load_run_config(config, set_)
+    if warm_start:
+        from learnsim.store.models import model_meta, resolved
+
+        meta = model_meta(warm_start)
+        print(resolved(warm_start, meta))
+        warm_start = f"{meta['name']}@{meta['version']}"
+
+    result = run_training(config, run_dir, monitor=not quiet, warm_start=warm_start)
     result.wait()  # the command ends when its plots are drawn and its trackers closed

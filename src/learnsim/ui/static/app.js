@@ -63,7 +63,8 @@ function badge(status) {
 
 // A line chart: x values and named series ({label, values}); returns the uPlot instance.
 function chart(container, title, x, series, { xLabel = "", yLabel = "", log = false, height = 260, points = false, integerX = false } = {}) {
-  const box = el("div", { class: "chart" });
+  // the scale and axis choices are on the element too: what a reader sees in the picture, a test can read
+  const box = el("div", { class: "chart", "data-title": title, "data-log": log ? "1" : "0", "data-integer-x": integerX ? "1" : "0" });
   container.append(box);
   const width = Math.max(300, (box.clientWidth || container.clientWidth || 800) - 10);
   const opts = {
