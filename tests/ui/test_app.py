@@ -8,17 +8,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from ui.serving import learnsim_home, served
 
 pytest.importorskip("starlette")
 uvicorn = pytest.importorskip("uvicorn")
@@ -27,19 +26,16 @@ GENERATED_RUNS = 500
 TRIALS = 2  # the real search's trials: runs and model versions beside the quickstart's
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A store with a real trained run (dataset, model, plots), 500 generated run directories copied from it
     and a small Optuna study; LEARNSIM_HOME points at it for the module."""
     home = tmp_path_factory.mktemp("home")
-    saved = os.environ.get("LEARNSIM_HOME")
-    os.environ["LEARNSIM_HOME"] = str(home)
+    with learnsim_home(home):
+        yield _build(home)
+
+
+def _build(home):
     from learnsim.quickstart import quickstart
 
     result = quickstart(training_iters=100, run_dir=home / "runs" / "real", monitor=False)
@@ -69,30 +65,14 @@ def store(tmp_path_factory):
               "opt_lr_schedulers": [None], "training": {"eval_every": 10, "trackers": [], "rollout": None}}  # fmt: skip
     optimize(load_search_config(data={"dataset": "oscillator", "model_name": "osc_tuned", "optimization": search}),
              monitor=False)  # fmt: skip
-    yield {"home": home, "run": result.run_dir, "model": result.model_name, "version": result.model_version}
-    if saved is None:
-        os.environ.pop("LEARNSIM_HOME", None)
-    else:
-        os.environ["LEARNSIM_HOME"] = saved
+    return {"home": home, "run": result.run_dir, "model": result.model_name, "version": result.model_version}
 
 
 @pytest.fixture(scope="module")
 def server(store):
     """The app served by uvicorn on loopback in a thread of this process."""
-    from learnsim.ui import create_app
-
-    port = _free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not instance.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert instance.started
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with served() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(autouse=True)

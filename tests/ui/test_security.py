@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+from ui.serving import learnsim_home, served
 
 pytest.importorskip("starlette")
 uvicorn = pytest.importorskip("uvicorn")
@@ -20,23 +19,18 @@ uvicorn = pytest.importorskip("uvicorn")
 TOKEN = "a-token-that-is-long-enough-0123"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A store with a dataset, a trained model and a finished run with plots; and a secret file beside the
     store that no request may read."""
-    import os
-
     root = tmp_path_factory.mktemp("secure")
     home = root / "home"
     (root / "secret.txt").write_text("SECRET-OUTSIDE-THE-STORE")
-    saved = os.environ.get("LEARNSIM_HOME")
-    os.environ["LEARNSIM_HOME"] = str(home)
+    with learnsim_home(home):
+        yield _build(home)
+
+
+def _build(home):
     from reliability.conftest import base_config
 
     from learnsim import example_dataset, save_dataset
@@ -44,43 +38,19 @@ def store(tmp_path_factory):
 
     save_dataset("osc", example_dataset("oscillator", episodes=4, steps=120, seed=1))
     result = train(RunConfig.model_validate(base_config()), home / "runs" / "r", monitor=False).wait()
-    yield {"home": home, "root": root, "version": result.model_version}
-    if saved is None:
-        os.environ.pop("LEARNSIM_HOME", None)
-    else:
-        os.environ["LEARNSIM_HOME"] = saved
-
-
-def _serve(**options):
-    from learnsim.ui import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(**options), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    return server, thread, port
+    return {"home": home, "root": home.parent, "version": result.model_version}
 
 
 @pytest.fixture(scope="module")
 def open_server(store):
-    server, thread, port = _serve(allowed_hosts=["proxy.example"])
-    yield port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(allowed_hosts=["proxy.example"]) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def token_server(store):
-    server, thread, port = _serve(token=TOKEN)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(token=TOKEN) as port:
+        yield port
 
 
 @pytest.fixture(autouse=True)
