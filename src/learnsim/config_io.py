@@ -63,8 +63,20 @@ def parse_override(override: str) -> tuple[list[str], object]:
     key, sep, raw = override.partition("=")
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override '{override}' must look like section.field=value")
+    if any(part.isdigit() or "[" in part or "]" in part for part in key.split(".")):
+        field = key.split("[")[0].split(".")
+        field = ".".join(p for p in field if not p.isdigit())
+        raise ConfigError(
+            f"override '{override}': a list element cannot be set by its index; give the whole list, e.g. "
+            f"--set '{field}=[...]' (YAML: inputs as [{{name: ..., ...}}, ...], numbers as [1, 10, 50])"
+        )
+    if not raw.strip():
+        raise ConfigError(
+            f"override '{override}' has no value (an empty value would silently reset the field to its default): "
+            f"give one, or write {key}=null to clear it on purpose"
+        )
     try:
-        value = yaml.safe_load(raw) if raw else None
+        value = yaml.safe_load(raw)
     except yaml.YAMLError as error:
         problem = str(error).splitlines()[0]
         raise ConfigError(f"override '{override}': the value is not valid YAML ({problem})") from None

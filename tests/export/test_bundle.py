@@ -107,6 +107,9 @@ DAMAGE = {
     "altered member": (_edit_weights, "'model.safetensors': checksum mismatch"),
     "altered with manifest": (_consistent_but_wrong_weights, "model.safetensors: checksum mismatch"),
     "bad json": (lambda m: m | {"manifest.json": b"{not json"}, "'manifest.json' is not valid JSON"),
+    "member escaping": (lambda m: m | {"../../evil.txt": b"x"}, "unexpected member(s) ['../../evil.txt']"),
+    "absolute member": (lambda m: m | {"/abs/evil.txt": b"x"}, "unexpected member(s) ['/abs/evil.txt']"),
+    "extra member": (lambda m: m | {"notes.txt": b"x"}, "altered after export"),
 }
 
 

@@ -310,6 +310,42 @@ simple(
     "training.optimizer.lr",
 )
 simple("override", "unknown-field", train_with(None, "--set", "training.nope=1"), "nope")
+simple(
+    "override",
+    "infinite-lr",
+    train_with(None, "--set", "training.optimizer.lr=.inf"),
+    "training.optimizer.lr",
+    "finite",
+)
+simple(
+    "override",
+    "nan-weight-decay",
+    train_with(None, "--set", "training.optimizer.weight_decay=.nan"),
+    "weight_decay",
+    "finite",
+)
+simple(
+    "override",
+    "empty-value",
+    train_with(None, "--set", "training.training_iters="),
+    "training_iters=",
+    "no value",
+    "=null",
+)
+simple(
+    "override",
+    "list-index-bracket",
+    train_with(None, "--set", "model.inputs[0].name=v"),
+    "list element",
+    "model.inputs=[...]",
+)
+simple(
+    "override",
+    "list-index-dotted",
+    train_with(None, "--set", "training.selection_horizons.0=5"),
+    "list element",
+    "training.selection_horizons=[...]",
+)
 simple("override", "wrong-type", train_with(None, "--set", "model.hidden_size=abc"), "hidden_size")
 simple("override", "name-escapes", train_with(None, "--set", "model_name=../../somewhere"), "model_name")
 simple("override", "value-not-section", train_with(None, "--set", "dataset.version=1"), "dataset")
@@ -363,6 +399,13 @@ def _(home, tmp):
 def _(home, tmp):
     run = unfinished_run(home)
     (run / "dataset.json").write_text("{not json")
+    return ["train", "--resume", str(run), "--quiet"]
+
+
+@case("resume", "edited-dataset", "edited after the run started", "changed: dataset")
+def _(home, tmp):  # the run would go on training on its old dataset while its config names another
+    run = unfinished_run(home)
+    edit_yaml(run / "config.yaml", lambda c: c.update(dataset="another"))
     return ["train", "--resume", str(run), "--quiet"]
 
 

@@ -84,3 +84,13 @@ def test_a_warm_start_by_bare_name_starts_from_the_best_version_and_says_so(isol
     code, out = run_cli(["train", str(path), "--warm-start", "m", "--quiet"], capsys)
     assert code == 0, out
     assert f"model: m -> m@{first.model_version}  (marked best by a search" in out
+
+
+@pytest.mark.parametrize("argv", [["data", "list"], ["models", "list"], ["ui", "--port", "1"]])
+def test_a_learnsim_home_that_is_a_file_is_named(argv, tmp_path, monkeypatch, capsys):
+    home = tmp_path / "not-a-folder"
+    home.write_text("a file")
+    monkeypatch.setenv("LEARNSIM_HOME", str(home))
+    code, out = run_cli(argv, capsys)
+    assert code == 2 and f"LEARNSIM_HOME={home} is a file, not a folder" in out and "Traceback" not in out
+    assert home.read_text() == "a file"

@@ -217,3 +217,43 @@ def test_balanced_weighting_over_ranks_has_the_whole_batch_value_and_gradient(mo
     assert torch.allclose(got, want, rtol=1e-5)
     naive = sum(balanced(part).mean() for part in parts) / 2
     assert naive.item() != pytest.approx(expected.item(), rel=1e-2), "the per-rank logs would differ"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "variables, words",
+    [
+        ({"WORLD_SIZE": "two"}, ["WORLD_SIZE='two' is not a whole number"]),
+        ({"WORLD_SIZE": "2"}, ["RANK is not set"]),
+        ({"WORLD_SIZE": "2", "RANK": "5"}, ["RANK=5 is not below WORLD_SIZE=2"]),
+        ({"WORLD_SIZE": "2", "RANK": "0"}, ["MASTER_ADDR and MASTER_PORT is not set"]),
+        ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "PORT",
+          "LEARNSIM_DIST_TIMEOUT": "3"}, ["could not join the process group", "within 3 s"]),
+    ],
+)  # fmt: skip
+def test_a_half_set_distributed_environment_is_one_line_naming_the_variable(
+    variables, words, setup, tmp_path
+):
+    """Checked before any process group is joined (torch's own errors and C++ traces never reach the user);
+    a group that cannot be joined says where it waited. Nothing is written."""
+    root, base, config = setup
+    env = {**base, **{k: v.replace("PORT", str(_free_port())) for k, v in variables.items()}}
+    home = Path(env["LEARNSIM_HOME"])
+    before = sorted(p.name for p in (home / "runs").iterdir()) if (home / "runs").is_dir() else []
+    done = subprocess.run(
+        [*LEARNSIM, str(config), "--quiet"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    for word in words:
+        assert word in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "terminate called" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 3, done.stderr
+    after = sorted(p.name for p in (home / "runs").iterdir()) if (home / "runs").is_dir() else []
+    assert after == before

@@ -62,6 +62,12 @@ def read_bundle(path: str | Path):
     except (zipfile.BadZipFile, OSError) as error:
         raise FileCorruptError(f"{path}: not a learnsim bundle (not a readable zip file: {error})") from None
     with archive:
+        extra = sorted(set(archive.namelist()) - {*MEMBERS, "manifest.json"})
+        if extra:  # nothing else is ever written: a member that is there was added after export
+            raise FileCorruptError(
+                f"{path}: unexpected member(s) {extra[:5]}: a learnsim bundle holds only "
+                f"{', '.join([*MEMBERS, 'manifest.json'])}; this file was altered after export"
+            )
         manifest = _json_member(archive, path, "manifest.json")
         if manifest.get("format") != FORMAT:
             raise FileCorruptError(

@@ -35,8 +35,12 @@ _STALE_TMP_SECONDS = 3600
 
 
 def learnsim_home() -> Path:
-    """``$LEARNSIM_HOME``, default ``~/.learnsim``."""
-    return Path(os.environ.get("LEARNSIM_HOME") or Path.home() / ".learnsim").expanduser()
+    """``$LEARNSIM_HOME``, default ``~/.learnsim``; a path that exists and is not a folder is an error (the
+    store would read as empty, and every write would fail)."""
+    home = Path(os.environ.get("LEARNSIM_HOME") or Path.home() / ".learnsim").expanduser()
+    if home.exists() and not home.is_dir():
+        raise StoreError(f"LEARNSIM_HOME={home} is a file, not a folder: point it at a folder (it is made if missing)")
+    return home
 
 
 def validate_name(name: str, kind: str) -> str:

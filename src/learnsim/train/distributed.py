@@ -57,19 +57,50 @@ class Shard:
 def from_environment(device_name: str) -> Shard:
     """The shard torchrun's environment describes, with the process group joined; ``Shard()`` when not
     launched by torchrun (WORLD_SIZE unset or 1)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = _whole("WORLD_SIZE", "1", low=1)
     if world_size <= 1:
         return Shard()
     import torch.distributed as dist
 
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if "RANK" not in os.environ:
+        raise ConfigError(f"WORLD_SIZE={world_size} but RANK is not set: start the processes with torchrun")
+    rank, local_rank = _whole("RANK", None, low=0), _whole("LOCAL_RANK", "0", low=0)
+    if rank >= world_size:
+        raise ConfigError(f"RANK={rank} is not below WORLD_SIZE={world_size}: ranks are 0 to {world_size - 1}")
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(
+            f"WORLD_SIZE={world_size} but {' and '.join(missing)} is not set: the processes cannot find each "
+            "other; start them with torchrun (which sets both)"
+        )
     cuda = device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available())
     if cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         timeout = float(os.environ.get("LEARNSIM_DIST_TIMEOUT", DEFAULT_TIMEOUT_S))
-        dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=timeout))
+        try:
+            dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=timeout))
+        except (RuntimeError, ValueError, OSError) as error:  # torch's store errors subclass RuntimeError
+            where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise TrainingError(
+                f"rank {rank} of WORLD_SIZE={world_size} could not join the process group at {where} within "
+                f"{timeout:g} s (LEARNSIM_DIST_TIMEOUT): {first}. Are the other ranks started, with the same "
+                "MASTER_ADDR and MASTER_PORT?"
+            ) from None
     return Shard(rank, world_size, local_rank)
+
+
+def _whole(name: str, default: str | None, low: int) -> int:
+    """An integer environment variable of torchrun's, at least ``low``; a clear error naming it otherwise."""
+    raw = os.environ.get(name, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a whole number (it is set by torchrun)") from None
+    if value < low:
+        raise ConfigError(f"{name}={value} must be at least {low}")
+    return value
 
 
 def device_for(shard: Shard, device: torch.device) -> torch.device:

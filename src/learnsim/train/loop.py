@@ -178,12 +178,24 @@ def _refuse_changes(current: dict, started: dict | None, path: Path) -> None:
     now, then = _flat(current), _flat(started)
     pinned = ("dataset", "validation_dataset", "test_dataset")  # dataset.json pins the exact versions
     changed = sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k) and k not in pinned)
+    for key in pinned:  # a version may be pinned on one side only; the name, and a version given, must agree
+        (name, version), (was, was_version) = _reference(now.get(key)), _reference(then.get(key))
+        if name != was or (version and was_version and not was_version.startswith(version)):
+            changed.append(key)
     if changed:
         raise TrainingError(
             f"{path} was edited after the run started; changed: {', '.join(changed)}. A resume continues the "
             "run exactly as it began: undo the edit, give training_iters/eval_every/save_every/log_every/"
             "trackers as --set on resume, or start a new run with --warm-start from this run's model"
         )
+
+
+def _reference(value: str | None) -> tuple[str | None, str | None]:
+    """'NAME@VERSION' -> (name, version); None -> (None, None)."""
+    if not value:
+        return None, None
+    name, _, version = str(value).partition("@")
+    return name, version or None
 
 
 def _flat(value, prefix: str = "") -> dict:
