@@ -324,6 +324,11 @@ def simulate(
     states = [f.name for f in schema.states]
     integrating = [f.name for f in schema.derived_outputs if f.relation != "equal"]
     externals = [f.name for f in schema.externals]
+    for argument, value in (("x0", x0), ("external_inputs", external_inputs)):
+        if not isinstance(value, dict) and not (argument == "external_inputs" and value is None):
+            raise SimulationInputError(
+                f"{argument} must be a dict of feature name -> (B, T, 1) array, got {type(value).__name__}"
+            )
     x0, external_inputs = dict(x0), dict(external_inputs or {})
     _check_names("x0", x0, states + integrating, optional=[f.name for f in schema.derived_outputs])
     _check_names("external_inputs", external_inputs, externals, optional=[])
@@ -333,6 +338,11 @@ def simulate(
         if not externals:
             raise SimulationInputError("horizon is required when the model has no external inputs")
         horizon = tensors[externals[0]].shape[1] - L
+        if horizon < 1:  # the user gave no horizon: say what their series lack, not what was derived
+            raise SimulationInputError(
+                f"external_inputs['{externals[0]}'] has {tensors[externals[0]].shape[1]} rows: it must cover "
+                f"the {L}-row history and at least one step to simulate (sequence_length + horizon rows)"
+            )
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
         raise SimulationInputError(f"horizon must be an integer >= 1, got {horizon!r}")
     B = _batch_size(tensors)
@@ -396,7 +406,13 @@ def _check_finite(argument: str, name: str, tensor: torch.Tensor) -> None:
 
 
 def _as_tensor(argument: str, name: str, value, device, dtype) -> torch.Tensor:
-    tensor = torch.as_tensor(value, device=device, dtype=dtype)
+    try:
+        tensor = torch.as_tensor(value, device=device, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError):  # strings, objects, ragged lists
+        kind = getattr(getattr(value, "dtype", None), "name", type(value).__name__)
+        raise SimulationInputError(
+            f"{argument}['{name}'] is not numeric ({kind}): give a (B, T, 1) array of numbers"
+        ) from None
     if tensor.ndim != 3 or tensor.shape[2] != 1:
         raise SimulationInputError(
             f"{argument}['{name}'] has shape {tuple(tensor.shape)}; expected (B, T, 1)"

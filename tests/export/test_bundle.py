@@ -147,7 +147,16 @@ def test_export_errors_name_the_problem(stored_model, tmp_path):
         export_model("arm", tmp_path / "no" / "a.lsim")
     with pytest.raises(ConfigError, match="--horizon applies to onnx and torchscript"):
         export_model("arm", tmp_path / "a.lsim", horizon=10)
+    with pytest.raises(ConfigError, match="--horizon must be 1 to 10000 .* loop the step graph"):
+        export_model("arm", tmp_path / "a.onnx", "onnx", horizon=1_000_000)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("a.")]  # nothing written
+    data = tmp_path / "data.csv"  # a user's file is never replaced by an export of another kind
+    data.write_text("t,x\n0,1\n")
+    with pytest.raises(ConfigError, match="data.csv exists and is not a bundle file .* refusing to replace it"):
+        export_model("arm", data)
+    assert data.read_text() == "t,x\n0,1\n"
+    export_model("arm", tmp_path / "b.lsim")
+    export_model("arm", tmp_path / "b.lsim")  # an earlier export of the same kind is replaced
 
 
 def test_cli_export_and_import(stored_model, tmp_path, isolated_home, monkeypatch):

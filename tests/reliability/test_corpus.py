@@ -753,6 +753,70 @@ def _(home, tmp):
     return lambda: Dataset({"x": np.zeros(10)}, dt=True)
 
 
+@api("api", "dataset-2d-column", "column 'x' must be 1-D", "(10, 2)")
+def _(home, tmp):
+    import numpy as np
+
+    from learnsim import Dataset, save_dataset
+
+    return lambda: save_dataset("two_d", Dataset({"x": np.zeros((10, 2)), "u": np.zeros(10)}, dt=0.1))
+
+
+@api("api", "dataset-short-episode-array", "episode array has shape (4,)", "10 rows")
+def _(home, tmp):
+    import numpy as np
+
+    from learnsim import Dataset, save_dataset
+
+    return lambda: save_dataset("short", Dataset({"x": np.zeros(10)}, dt=0.1, episode=np.zeros(4)))
+
+
+@api("api", "dataset-from-a-list", "columns must be a dict", "from_pandas")
+def _(home, tmp):
+    from learnsim import Dataset
+
+    return lambda: Dataset([[0.0, 1.0], [2.0, 3.0]], dt=0.1)
+
+
+def _simulate_with(x0=..., external=..., rows_short=0):
+    def setup(home, tmp):
+        import numpy as np
+
+        from learnsim import load_model
+
+        model = load_model("m")
+        L = model.config.sequence_length
+        history = {"velocity": np.zeros((1, L, 1)), "position": np.zeros((1, L, 1))}
+        inputs = {"control_input": np.zeros((1, L + 5 - rows_short, 1))}
+        return lambda: model.simulate(history if x0 is ... else x0, inputs if external is ... else external)
+
+    return setup
+
+
+simple("api", "simulate-x0-none", _simulate_with(x0=None), "x0 must be a dict", "NoneType")
+simple(
+    "api",
+    "simulate-strings",
+    _simulate_with(external={"control_input": [[["a"]] * 9]}),
+    "control_input",
+    "not numeric",
+)
+simple(
+    "api",
+    "simulate-inputs-too-short",
+    _simulate_with(rows_short=6),
+    "control_input",
+    "must cover the",
+    "-row history",
+)
+
+
+@case("store", "models-show-model-json-corrupt", "model.json")
+def _(home, tmp):
+    (model_dir(home) / "model.json").write_text("{not json")
+    return ["models", "show", "m"]
+
+
 @api("api", "model-config-dt-boolean", "dt")
 def _(home, tmp):
     from reliability.conftest import BASE_FEATURES

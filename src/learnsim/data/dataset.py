@@ -38,6 +38,18 @@ class Dataset:
         if not (number and np.isfinite(self.dt) and self.dt > 0):
             raise DataError(f"{self.source}: dt must be a number > 0 (seconds), got {self.dt!r}")
         self.dt = float(self.dt)
+        if not isinstance(self.columns, dict):
+            raise DataError(
+                f"{self.source}: columns must be a dict of name -> 1-D array, got a {type(self.columns).__name__} "
+                "(from a table, use Dataset.from_pandas / from_csv / from_parquet)"
+            )
+        for name, values in self.columns.items():
+            shape = np.shape(values)
+            if len(shape) != 1:
+                raise DataError(
+                    f"{self.source}: column '{name}' must be 1-D (one value per row), got shape {shape}; "
+                    f"split a {shape[-1] if shape else ''}-wide signal into one column per component"
+                )
         lengths = {name: len(values) for name, values in self.columns.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"{self.source}: columns have different lengths: {lengths}")
@@ -50,6 +62,12 @@ class Dataset:
             ):
                 raise DataError(
                     f"{self.source}: '{name}' is both a feature column and the episode/time column"
+                )
+        for name, extra in ((self.episode_column, self.episode), (self.time_column, self.time)):
+            if extra is not None and (np.ndim(extra) != 1 or len(extra) != self.n_rows):
+                raise DataError(
+                    f"{self.source}: the {name} array has shape {np.shape(extra)}, the columns {self.n_rows} rows: "
+                    "give one value per row"
                 )
         if self.episode is not None:
             self.episode = np.asanyarray(self.episode, dtype=np.int64)  # a memory map stays one

@@ -9,6 +9,10 @@ from pathlib import Path
 from learnsim.errors import ConfigError
 
 FORMATS = ("bundle", "onnx", "torchscript")
+SUFFIXES = {"bundle": (".lsim",), "onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts")}
+# The rollout graph unrolls every step: 10,000 steps of a small MLP is a graph of tens of MB built in
+# about a minute; longer free runs loop the step graph instead (examples/onnx_rollout.py).
+MAX_HORIZON = 10_000
 
 
 def export_model(
@@ -17,8 +21,11 @@ def export_model(
     """Export stored model ``NAME[@VERSION]`` to ``out``; returns the files written."""
     if format not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    if horizon is not None and horizon < 1:
-        raise ConfigError(f"--horizon must be >= 1, got {horizon}")
+    if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
+        raise ConfigError(
+            f"--horizon must be 1 to {MAX_HORIZON} (the rollout graph unrolls every step), got {horizon}; "
+            "for longer free runs, loop the step graph (examples/onnx_rollout.py does)"
+        )
     if horizon is not None and format == "bundle":
         raise ConfigError("--horizon applies to onnx and torchscript exports, not to a bundle")
     out = Path(out)
@@ -26,6 +33,11 @@ def export_model(
         raise ConfigError(f"output {out} is a directory; give a file path")
     if not out.parent.is_dir():
         raise ConfigError(f"output directory {out.parent} does not exist")
+    if out.exists() and out.suffix.lower() not in SUFFIXES[format]:
+        raise ConfigError(
+            f"output {out} exists and is not a {format} file ({' or '.join(SUFFIXES[format])}); refusing to "
+            "replace it: give another path"
+        )
     from learnsim.store.models import load_model, model_meta
     from learnsim.store.versions import parse_reference
 
