@@ -67,6 +67,20 @@ def test_integrating_derived_output_needs_and_uses_its_initial_value():
     assert result.outputs["total"][0, :, 0].tolist() == [10.5, 11.0, 11.5]
 
 
+def test_an_integrating_derived_output_starts_from_the_last_row_of_its_history():
+    """With a history of several rows, the free run continues from the newest one (the first is stale)."""
+    config = MLPConfig(
+        outputs=[Output("y"), Output("total", parent="y", relation="derivative")],
+        inputs=[Input("u")],
+        dt=0.25,
+        sequence_length=3,
+    )
+    model = stub_model(config, [2.0]).double()
+    history = torch.tensor([[[1.0], [5.0], [10.0]]], dtype=torch.float64)  # (B=1, L=3, 1): oldest first
+    result = model.simulate({"total": history}, {"u": torch.zeros(1, 6, 1)})
+    assert result.outputs["total"][0, :, 0].tolist() == [10.5, 11.0, 11.5]
+
+
 def test_angle_state_wraps_across_pi():
     config = MLPConfig(
         outputs=[Output("omega")],

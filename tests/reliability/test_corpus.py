@@ -48,6 +48,11 @@ def simple(area: str, id: str, setup, *expect: str) -> None:
     CASES.append(Case(area, id, setup, expect))
 
 
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 def imp(path: str, *extra: str, name: str = "imported", dt: str = "0.01") -> list[str]:
     return ["data", "import", path, "--name", name, "--dt", dt, "--episode-column", "episode", *extra]
 
@@ -98,6 +103,7 @@ simple("data", "dt-negative", lambda h, t: imp(csv_file(t), dt="-1"), "dt")
 simple("data", "dt-nan", lambda h, t: imp(csv_file(t), dt="nan"), "dt")
 simple("data", "dt-text", lambda h, t: imp(csv_file(t), dt="fast"), "dt")
 simple("data", "name-escapes", lambda h, t: imp(csv_file(t), name="../escape"), "name", "../escape")
+simple("data", "csv-is-a-folder", lambda h, t: imp(str(_folder(t / "recording.csv"))), "a folder, not a file")
 simple("data", "name-with-space", lambda h, t: imp(csv_file(t), name="my data"), "name")
 simple("data", "name-empty", lambda h, t: imp(csv_file(t), name=""), "name")
 simple(

@@ -17,7 +17,7 @@ from learnsim import ConfigError, RNNConfig, TrainingError, TransformerConfig
 from learnsim.data.examples import example_dataset
 from learnsim.store.datasets import save_dataset
 from learnsim.store.models import list_models, load_model
-from learnsim.train import RunConfig, TrainingConfig, load_run_config, train, train_model
+from learnsim.train import RunConfig, TrainingConfig, load_run_config, resume, train, train_model
 from learnsim.train import checkpoint as ckpt
 
 
@@ -102,6 +102,33 @@ def test_top_k_keeps_best_and_latest_checkpoints(tmp_path):
     assert {m["step"] for _, m in kept} == set(best_two) | {200}
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["best_step"] == best_two[0]
+
+
+def test_finishing_stores_the_best_checkpoint_not_the_latest(tmp_path):
+    """The latest checkpoint made worse than an earlier one kept beside it (its recorded metric raised, then
+    the run finished again by a resume with nothing left to train): the earlier one is tested and stored."""
+    from safetensors.torch import load_file
+
+    small_dataset()
+    config = RunConfig(
+        dataset="osc",
+        model=family("mlp"),
+        training=fast_training(training_iters=60, eval_every=20, save_every=20, save_top_k=2),
+    )
+    run_dir = tmp_path / "run"
+    train(config, run_dir, monitor=False)
+    kept = ckpt.checkpoints(run_dir / "checkpoints")
+    (latest_path, latest), (earlier_path, earlier) = kept[-1], kept[0]
+    assert latest["step"] == 60 and earlier["step"] < 60
+    meta = json.loads((latest_path / "meta.json").read_text())
+    meta["metric"] = 10 * max(m["metric"] for _, m in kept)
+    (latest_path / "meta.json").write_text(json.dumps(meta))
+    (run_dir / "report.json").unlink()
+    result = resume(run_dir, monitor=False)
+    assert result.report["best_step"] == earlier["step"] and result.report["best_checkpoint"] == earlier_path.name
+    weights = load_file(earlier_path / "model.safetensors")
+    stored = load_model(f"{result.model_name}@{result.model_version}").state_dict()
+    assert all(torch.equal(stored[k], v) for k, v in weights.items() if k in stored)
 
 
 def test_early_stopping_by_patience(tmp_path):
