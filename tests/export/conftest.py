@@ -53,6 +53,11 @@ FAMILIES = {
 }
 
 
+# Weights scaled so that 200-step free runs stay bounded and outputs are not negligible: a network with a
+# linear skip (MLP, linear) feeds its states back through it and needs small weights; the others do not.
+WEIGHT_SCALE = {"rnn": 0.3, "transformer": 0.3}
+
+
 def build(family: str, schema: str, seed: int = 0):
     torch.manual_seed(seed)
     features = SCHEMAS[schema]()
@@ -60,7 +65,7 @@ def build(family: str, schema: str, seed: int = 0):
     model = model_from_config(config).eval()
     with torch.no_grad():
         for name, parameter in model.network.named_parameters():  # small, unbiased: no drift in 200 steps
-            parameter.mul_(0.0 if name.endswith("bias") else 0.01)
+            parameter.mul_(0.0 if name.endswith("bias") else WEIGHT_SCALE.get(config.type, 0.03))
         if config.type == "mlp" and config.increments:
             model.network.step_gain.fill_(3.0)  # as set_statistics would: the export must carry it
         if config.type == "mlp" and config.extrapolation == "clip":  # a range the free runs leave, and
@@ -70,6 +75,12 @@ def build(family: str, schema: str, seed: int = 0):
                 layer.weight.mul_(100.0)
         if config.type == "mlp" and config.rigid_body:  # coefficients at their initial scale: the term shows
             model.network.rigid.coefficients[-1].weight.mul_(100.0)
+        # normalisation as a trained model has it, not the identity: an export that skipped it would differ
+        generator = torch.Generator().manual_seed(seed + 1)
+        for scaler in (model.input_scaler, model.output_scaler):
+            scaler.offset.copy_(torch.randn(scaler.offset.shape, generator=generator) * 0.3)
+            scaler.scale.copy_(torch.rand(scaler.scale.shape, generator=generator) + 0.5)
+        model.output_scaler.offset.zero_()  # an output offset is a constant drift of every delta integrator
     return model
 
 

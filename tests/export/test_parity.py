@@ -14,7 +14,17 @@ from learnsim.simulate import rollout
 
 HORIZON = 200  # the step graph, driven in a loop
 WHOLE = 25  # the unrolled rollout graph (its export time grows with the horizon)
-TOLERANCE = 1e-5  # float32; the largest difference seen is printed by the benchmark (about 1e-6)
+RELATIVE = 1e-5  # float32 over 200 steps, relative to the largest value of the series compared
+
+
+def assert_close(got, expected) -> None:
+    """Within ``RELATIVE`` of the reference's own scale, which is not small (the models have trained-like
+    normalisation, so an export that dropped the network or the scaling is far off)."""
+    got, expected = torch.as_tensor(np.asarray(got)), torch.as_tensor(np.asarray(expected))
+    scale = expected.abs().max().item()
+    assert scale > 1e-3, f"a reference of scale {scale} cannot tell a wrong export from a right one"
+    error = (got - expected).abs().max().item()
+    assert error <= RELATIVE * scale, f"largest difference {error:.3g} against a scale of {scale:.3g}"
 
 
 def reference(model, batch: int = 3, seed: int = 1):
@@ -51,9 +61,9 @@ def test_torchscript_step_and_rollout_match(family, schema, tmp_path):
         all_outputs, all_rows = whole(
             window, *((derived,) if model.step.n_derived else ()), external[:, :WHOLE]
         )
-    assert (stepped - outputs).abs().max().item() < TOLERANCE
-    assert (all_outputs - outputs[:, :WHOLE]).abs().max().item() < TOLERANCE
-    assert (all_rows - rows[:, :WHOLE]).abs().max().item() < TOLERANCE
+    assert_close(stepped, outputs)
+    assert_close(all_outputs, outputs[:, :WHOLE])
+    assert_close(all_rows, rows[:, :WHOLE])
 
 
 @pytest.mark.parametrize(("family", "schema"), CASES, ids=[f"{f}-{s}" for f, s in CASES])
@@ -76,14 +86,14 @@ def test_onnx_step_and_rollout_match(family, schema, tmp_path):
         feeds["window"] = result[1]
         if model.step.n_derived:
             feeds["derived"] = result[2]
-    assert np.abs(np.stack(simulated, 1) - outputs.numpy()).max() < TOLERANCE
+    assert_close(np.stack(simulated, 1), outputs)
     whole = ort.InferenceSession(str(rollout_path), providers=["CPUExecutionProvider"])
     feeds = {"window": window.numpy(), "external": external[:, :WHOLE].numpy()}
     if model.step.n_derived:
         feeds["derived"] = derived.numpy()
     all_outputs, all_rows = whole.run(None, feeds)
-    assert np.abs(all_outputs - outputs[:, :WHOLE].numpy()).max() < TOLERANCE
-    assert np.abs(all_rows - rows[:, :WHOLE].numpy()).max() < TOLERANCE
+    assert_close(all_outputs, outputs[:, :WHOLE])
+    assert_close(all_rows, rows[:, :WHOLE])
 
 
 def test_the_step_module_is_simulate_exactly():
@@ -100,7 +110,7 @@ def test_reference_runs_stay_bounded_and_wrap_angles():
     for family, schema in CASES:
         model = build(family, schema)
         *_, outputs, rows = reference(model)
-        assert outputs.abs().max() < 20 and rows.abs().max() < 20, (family, schema)
+        assert outputs.abs().max() < 500 and rows.abs().max() < 500, (family, schema)  # integrators drift
     *_, rows = reference(build("mlp", "angles"))
     q1 = rows[..., 2]  # an angle state: it wraps, so consecutive rows jump by about 2 pi somewhere
     assert (q1.diff(dim=1).abs() > 5).any()
