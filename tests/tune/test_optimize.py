@@ -106,6 +106,9 @@ def test_show_writes_table_config_and_plots(oscillator, tmp_path, capsys):
     # the command prints the file's path, not the YAML between the table and the file list
     from reliability.conftest import run_cli
 
+    (tmp_path / "file.txt").write_text("mine")
+    code, out = run_cli(["optimize", "--show", "osc_tuned", "--out", str(tmp_path / "file.txt")], capsys)
+    assert code == 2 and "file.txt is a file: give a folder" in out and (tmp_path / "file.txt").read_text() == "mine"
     code, out = run_cli(["optimize", "--show", "osc_tuned", "--out", str(tmp_path / "cli")], capsys)
     assert code == 0 and "dataset: osc" not in out
     assert (

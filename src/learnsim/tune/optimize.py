@@ -272,6 +272,8 @@ def show_study(study_name: str, storage: str | None = None, out: Path | None = N
     {'trials', 'best_config', 'best', 'files', 'best_file'}."""
     from optuna.trial import TrialState
 
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file: give a folder for the plots, study.html and best.yaml")
     study = load_study(study_name, storage)
     rows = trials_table(study)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
