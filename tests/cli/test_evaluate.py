@@ -139,3 +139,44 @@ def test_evaluate_takes_a_version_and_an_unknown_one_is_named(trained):
     assert result.returncode == 0 and "h=1" in result.stdout, result.stderr
     result = run("evaluate", "m@ffffffff", "--dataset", "osc", home=trained)
     assert result.returncode == 2 and "no version 'ffffffff' of model 'm'" in result.stderr, result.stderr
+
+
+def test_a_model_that_loses_to_a_baseline_is_flagged_and_fail_if_worse_exits_3(isolated_home, tmp_path):
+    """A network after one step of training (no linear candidate: selection on one-step loss) free-runs far
+    worse than the linear model: each such horizon is a warning, in the JSON too, and --fail-if-worse makes
+    it a non-zero exit for CI pipelines."""
+    save_dataset("osc", example_dataset("oscillator", episodes=8, steps=150))
+    training = TrainingConfig(training_iters=1, trackers=[], checkpoint_type="single_step", rollout=None)
+    model = onyx_config(sequence_length=4, hidden_layers=1, hidden_size=16)
+    train(
+        RunConfig(dataset="osc", model_name="raw", model=model, training=training),
+        tmp_path / "r",
+        monitor=False,
+    )
+    args = ["evaluate", "raw", "--dataset", "osc", "--horizons", "1,full", "--warmup", "6"]
+    flagged = run(*args, "--out", str(tmp_path / "ev"), home=isolated_home)
+    assert flagged.returncode == 0, flagged.stderr
+    evaluation = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    metrics = evaluation["metrics"]
+    assert metrics["linear/nrmse@full"] < metrics["nrmse@full"]
+    line = f"h=full: the linear model {metrics['linear/nrmse@full']:.3g} beats the model's {metrics['nrmse@full']:.3g}"
+    assert line in evaluation["losses"] and f"warning: {line}" in flagged.stdout
+    failed = run(*args, "--fail-if-worse", home=isolated_home)
+    assert failed.returncode == 3 and "--fail-if-worse" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_losses_to_baselines_name_each_horizon_and_baseline():
+    from learnsim.evaluate.model import losses_to_baselines
+
+    metrics = {
+        "nrmse@1": 0.1,
+        "hold/nrmse@1": 0.2,
+        "linear/nrmse@1": 0.05,
+        "nrmse@full": 1.0,
+        "hold/nrmse@full": 0.9,
+    }
+    assert losses_to_baselines(metrics, [1, "full"]) == [
+        "h=1: the linear model 0.05 beats the model's 0.1",
+        "h=full: holding the last state 0.9 beats the model's 1",
+    ]
+    assert losses_to_baselines({"nrmse@1": 0.1, "hold/nrmse@1": 0.1}, [1]) == []  # a tie is no loss

@@ -92,6 +92,7 @@ def test_the_main_job_trains_the_default_recipe_and_says_what_it_means(readme):
     report = json.loads((run_dir / "report.json").read_text())
     test = report["test"]
     assert test["test/rollout_horizon"] >= 400  # ~4 s of free run per test episode
+    assert report["warnings"] == []  # it simulates: nothing to say loudly
     assert test["test/nrmse@full"] < 0.25 * test["test/linear/nrmse@full"] < test["test/hold/nrmse@full"]
     # the default recipe: the config named only the dataset and the features, and the step budget
     config = yaml.safe_load((run_dir / "config.yaml").read_text())

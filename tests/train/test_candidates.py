@@ -133,3 +133,46 @@ def test_a_damaged_candidate_is_a_named_error_with_the_way_out(tmp_path, oscilla
     (run_dir / "candidates" / "linear" / "meta.json").write_text("{bad")
     with pytest.raises(FileCorruptError, match=r"candidates/linear/meta.json.*delete .*candidates/linear"):
         resume(run_dir, monitor=False)
+
+
+def test_a_stored_model_worse_than_holding_the_last_state_is_said_loudly_everywhere(
+    isolated_home, oscillator, capsys, monkeypatch
+):
+    """A model whose whole-episode validation free run loses to holding the last state (made so here: the
+    final check's model score is raised to 10x the baseline's, since a model that bad is hard to train on
+    purpose) is said so by the console, report.json, the model's lineage, models list/show and the web app."""
+    from reliability.conftest import run_cli
+
+    from learnsim.train import finish
+
+    real = finish.split_metrics
+
+    def worse(*args):
+        metrics = real(*args)
+        if "val/hold/nrmse@full" in metrics:
+            metrics["val/nrmse@full"] = 10 * metrics["val/hold/nrmse@full"]
+        return metrics
+
+    monkeypatch.setattr(finish, "split_metrics", worse)
+    result = train(_config(2, "oscillator"), isolated_home / "runs" / "r", monitor=True)
+    printed = capsys.readouterr().out
+    (warning,) = result.report["warnings"]
+    assert "worse than holding the last state" in warning and f"WARNING: {warning}" in printed
+    from learnsim.store.models import model_meta
+
+    assert model_meta("m")["lineage"]["warnings"] == [warning]
+    code, listed = run_cli(["models", "list"], capsys)
+    assert code == 0 and "WORSE THAN HOLDING" in listed
+    code, shown = run_cli(["models", "show", "m"], capsys)
+    assert f"WARNING: {warning}" in shown
+    pytest.importorskip("starlette")
+    from learnsim.ui import catalog
+
+    assert [o["status"] for o in catalog.objects(include_studies=False) if o["type"] == "model"] == [
+        "worse than holding"
+    ]
+    assert catalog.run_detail("r")["report"]["warnings"] == [warning]
+    monkeypatch.setattr(finish, "split_metrics", real)  # as measured: a model that simulates carries none
+    assert (
+        train(_config(2, "oscillator"), isolated_home / "runs" / "g", monitor=False).report["warnings"] == []
+    )

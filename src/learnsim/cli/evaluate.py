@@ -28,6 +28,12 @@ def evaluate(
     ),
     out: Path = typer.Option(None, "--out", help="Write evaluation.json (and plots) into this folder."),
     plot: bool = typer.Option(False, "--plot", help="With --out: error-vs-horizon and trajectory plots."),
+    fail_if_worse: bool = typer.Option(
+        False,
+        "--fail-if-worse",
+        help="Exit with code 3 when holding the last state or the linear model beats the model at any horizon "
+        "(for CI pipelines).",
+    ),
 ):
     """Score MODEL's free-run simulation of DATASET: RMSE, nRMSE and fit per feature and horizon, with skill
     against holding the last state and against the linear model fitted to the same training data. On the
@@ -52,5 +58,15 @@ def evaluate(
     )
     show(evaluation_header(evaluation))
     show(evaluation_table(evaluation))
+    for line in evaluation.losses:
+        show(f"warning: {line}")
     if out is not None:
         show(f"wrote {out / 'evaluation.json'}")
+    if fail_if_worse and evaluation.losses:
+        import sys
+
+        print(
+            f"error: a baseline beats the model at {len(evaluation.losses)} horizon(s) (--fail-if-worse)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(code=3)

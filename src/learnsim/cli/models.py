@@ -42,9 +42,12 @@ def list_():
 
 
 def family(meta: dict) -> str:
-    """The family, and 'linear fit' when the run stored its linear fit in the network's place."""
+    """The family, 'linear fit' when the run stored its linear fit in the network's place, and a loud mark
+    when it free-runs its validation data worse than holding the last state."""
+    lineage = meta.get("lineage") or {}
     text = str(meta.get("family", "?"))
-    return f"{text} (linear fit)" if (meta.get("lineage") or {}).get("candidate") == "linear" else text
+    text = f"{text} (linear fit)" if lineage.get("candidate") == "linear" else text
+    return f"{text} WORSE THAN HOLDING" if lineage.get("warnings") else text
 
 
 @app.command("show")
@@ -77,6 +80,8 @@ def show(
     lineage = meta.get("lineage", {})
     if lineage.get("candidates"):
         console.print(explain(lineage["candidate"], lineage["candidates"]), soft_wrap=True, markup=False)
+    for warning in lineage.get("warnings") or []:
+        console.print(f"WARNING: {warning}", soft_wrap=True, markup=False, style="bold red")
     console.print("lineage: " + json.dumps(lineage), soft_wrap=True, markup=False)
     console.print("inputs: " + ", ".join(meta["inputs"]) + " | outputs: " + ", ".join(meta["outputs"]))
     table = Table("metric", "value")

@@ -44,6 +44,7 @@ class Evaluation:
     linear_fitted_on: str | None
     features: list[str] = field(default_factory=list)
     scope: str = "the whole dataset"  # which rows were scored, in words (the table's header)
+    losses: list[str] = field(default_factory=list)  # each horizon where a baseline beats the model, in words
     scored: list[dict] = field(default_factory=list)  # {"episode", "split", "rows": [start, end]} per segment
     includes_training_data: bool = False
 
@@ -109,14 +110,38 @@ def evaluate_model(
         scope=scope,
         scored=scored,
         includes_training_data=any(includes_training(s["split"]) for s in scored),
+        losses=losses_to_baselines(metrics, horizons),
     )
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "evaluation.json", evaluation.to_dict())
         if plot:
-            _plots(out, model, batch, simulated, [f"episode {s['episode']} ({s['split']})" for s in scored], label)
+            _plots(
+                out,
+                model,
+                batch,
+                simulated,
+                [f"episode {s['episode']} ({s['split']})" for s in scored],
+                label,
+            )
     return evaluation
+
+
+BASELINE_NAMES = {"hold": "holding the last state", "linear": "the linear model"}
+
+
+def losses_to_baselines(metrics: dict, horizons) -> list[str]:
+    """One line per horizon where holding the last state or the linear model free-runs better than the model
+    (overall nRMSE), e.g. 'h=full: the linear model 0.101 beats the model's 1.87'."""
+    lines = []
+    for horizon in horizons:
+        model = metrics.get(f"nrmse@{horizon}")
+        for name, words in BASELINE_NAMES.items():
+            baseline = metrics.get(f"{name}/nrmse@{horizon}")
+            if model is not None and baseline is not None and baseline < model:
+                lines.append(f"h={horizon}: {words} {baseline:.3g} beats the model's {model:.3g}")
+    return lines
 
 
 def _scored(dataset, meta: dict, episodes) -> tuple[dict[int, tuple[int, int]], list[dict], str]:
@@ -189,4 +214,6 @@ def _plots(out: Path, model, batch, trajectories, episode_labels: list[str], lab
     from learnsim.track.plots import error_vs_horizon, rollout_traces
 
     error_vs_horizon(trajectories, out / "error_vs_horizon.png", f"{label}: RMSE vs horizon")
-    rollout_traces(trajectories, out / "trajectories.png", f"{label}: free run vs recording", 3, episode_labels[:3])
+    rollout_traces(
+        trajectories, out / "trajectories.png", f"{label}: free run vs recording", 3, episode_labels[:3]
+    )

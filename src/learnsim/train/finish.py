@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +69,11 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
             tc.eval_max_rows,
         )
     best_val = _validation_at(records, best_meta)
-    lineage = {
-        "dataset": run.dataset_name,
-        "dataset_version": run.dataset_version,
-        "run_dir": str(run_dir),
-        "best_step": best_meta["step"],
+    warnings = _worse_than_holding(run, model)
+    lineage = _lineage(run, best_meta["step"]) | {
         "candidate": kept,
         "candidates": table,
-        **run.tags,
+        "warnings": warnings,
     }
     stored = save_model(run.config.model_name, model.cpu(), metrics=test, lineage=lineage)
     model.to(run.device)
@@ -87,6 +85,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "best_candidate": best_meta.get("candidate"),  # 'linear': the linear fit won the selection
         "candidates": table,  # each candidate's selection metric and whole-validation error
         "stored": why,
+        "warnings": warnings,  # e.g. a free run worse than holding the last state: said loudly everywhere
         "selection": {"metric": best_meta["metric_name"], "value": best_meta["metric"]},
         "stopped_early": state.stopped_early,
         "steps": state.step,
@@ -111,18 +110,49 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
     run.hub.finish()  # queued after the plots, so trackers receive them before they close
     if monitor:
         what = "the linear fit" if kept == "linear" else f"best checkpoint, step {best_meta['step']}"
-        _announce(run, test, what, why, stored["version"])
+        _announce(run, test, what, why, stored["version"], warnings)
     metrics = {**report["validation"], **test}
     return TrainResult(model, metrics, run_dir, run.config.model_name, stored["version"], report)
 
 
-def _announce(run: Run, test: dict, what: str, why: str, version: str) -> None:
+def _announce(run: Run, test: dict, what: str, why: str, version: str, warnings: list[str]) -> None:
     """The console's end of a run: the test table, which candidate was stored and why, where it all is."""
     if test:
         show(metrics_table(f"test ({what})", test, "test"))
     show(why)
+    for warning in warnings:
+        show(f"WARNING: {warning}")
     name = run.config.model_name
     show(f"run directory: {run.run_dir}\nmodel: {name}@{version} (load_model('{name}'))")
+
+
+def _lineage(run: Run, best_step: int) -> dict:
+    """Where a stored model came from: dataset version, run, step, and the run's tags (study, trial)."""
+    return {
+        "dataset": run.dataset_name,
+        "dataset_version": run.dataset_version,
+        "run_dir": str(run.run_dir),
+        "best_step": best_step,
+        **run.tags,
+    }
+
+
+def _worse_than_holding(run: Run, model) -> list[str]:
+    """A warning when the stored model free-runs the validation data (whole episodes) worse than holding the
+    last state: it has learned nothing usable over that horizon, and must not pass silently. One more
+    validation free run, with the hold baseline beside it."""
+    tc = run.config.training
+    if not len(run.data.starts["val"]):
+        return []
+    val = split_metrics(model, run.data, "val", run.loss_fn, tc.eval_max_windows, tc.eval_horizon, ("full",),
+                        {"hold": "hold"}, tc.eval_max_rows)  # fmt: skip
+    mine, hold = val.get("val/nrmse@full"), val.get("val/hold/nrmse@full")
+    if mine is None or hold is None or (math.isfinite(mine) and mine <= hold):
+        return []
+    return [
+        f"the stored model free-runs the validation data worse than holding the last state (whole-episode "
+        f"nRMSE {mine:.3g} against {hold:.3g}): it has not learned to simulate this system; do not deploy it"
+    ]
 
 
 def _validation_at(records: list[dict], meta: dict) -> dict:
@@ -161,14 +191,7 @@ def _finish_pruned(run: Run) -> TrainResult:
     stored = None
     if best:
         path, meta = best[0]
-        lineage = {
-            "dataset": run.dataset_name,
-            "dataset_version": run.dataset_version,
-            "run_dir": str(run.run_dir),
-            "best_step": meta["step"],
-            "pruned": True,
-            **run.tags,
-        }
+        lineage = _lineage(run, meta["step"]) | {"pruned": True}
         validation = {run.selection: state.best_metric}
         stored = save_model(
             run.config.model_name, read_model(path, "cpu"), metrics=validation, lineage=lineage

@@ -473,9 +473,7 @@ def objects(include_studies: bool = True) -> list[dict]:
                 "type": "model",
                 "name": meta["name"],
                 "version": meta["version"],
-                "status": "pruned"
-                if lineage.get("pruned")
-                else ("damaged" if meta.get("error") else "stored"),
+                "status": _model_status(meta),
                 "created": (meta.get("created_ns") or 0) / 1e9,
                 "metric": metrics.get("test/nrmse@full"),
                 "detail": f"{meta.get('family', '')} from {lineage.get('dataset', '?')}",
@@ -505,6 +503,16 @@ def objects(include_studies: bool = True) -> list[dict]:
     return clean(rows)
 
 
+def _model_status(meta: dict) -> str:
+    """damaged, pruned, 'worse than holding' (its free run lost to holding the last state) or stored."""
+    lineage = meta.get("lineage") or {}
+    if meta.get("error"):
+        return "damaged"
+    if lineage.get("pruned"):
+        return "pruned"
+    return "worse than holding" if lineage.get("warnings") else "stored"
+
+
 def lineage(max_runs: int = 200) -> dict:
     """Nodes (datasets, runs, models, studies) and edges dataset -> run -> model, study -> run, for the
     ``max_runs`` most recent runs (and every dataset and model they touch)."""
@@ -521,7 +529,7 @@ def lineage(max_runs: int = 200) -> dict:
         value = (meta.get("metrics") or {}).get("test/nrmse@full")
         nodes[key] = {"id": key, "kind": "model", "label": f"{meta['name']}@{meta['version'][:8]}",
                       "detail": f"nRMSE {value:.3g}" if isinstance(value, float) else "",
-                      "status": "pruned" if (meta.get("lineage") or {}).get("pruned") else "stored",
+                      "status": _model_status(meta),
                       "href": f"/models/{meta['name']}/{meta['version']}"}  # fmt: skip
     for run in shown:
         key = f"run:{run['id']}"

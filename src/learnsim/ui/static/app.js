@@ -312,6 +312,7 @@ function renderRunInfo(info, d, records) {
   if (report.test) {
     const stored = report.best_candidate === "linear" ? "the linear fit" : `best checkpoint, step ${report.best_step}`;
     if (report.stored) info.append(el("p", { id: "stored", class: report.best_candidate === "linear" ? "warn" : "muted" }, report.stored));
+    for (const warning of report.warnings || []) info.append(el("p", { class: "error model-warning" }, `Warning: ${warning}`));
     info.append(section(`Test (${stored})`, featureTable(report.test, "test", "test-features")));
     const hs = [], model = [], hold = [], linear = [];
     for (const [k, v] of Object.entries(report.test)) {
@@ -389,6 +390,7 @@ async function modelPage() {
   app.replaceChildren(el("h1", {}, `Model ${m.name}@${m.version}`));
   const lineage = m.lineage || {};
   if (m.stored) app.append(el("p", { id: "stored", class: lineage.candidate === "linear" ? "warn" : "muted" }, m.stored));
+  for (const warning of lineage.warnings || []) app.append(el("p", { class: "error model-warning" }, `Warning: ${warning}`));
   app.append(section("Summary", table(["family", "parameters", "created", "dataset", "run", "versions"], [[m.family, fmt(m.parameters), when(m.created_ns / 1e9),
     lineage.dataset ? link(`/datasets/${lineage.dataset}/${lineage.dataset_version}`, `${lineage.dataset}@${(lineage.dataset_version || "").slice(0, 8)}`) : "–",
     m.run ? link(`/runs/${m.run}`, m.run) : "–",
