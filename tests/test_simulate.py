@@ -195,3 +195,35 @@ def test_sim_steps_is_a_deprecated_alias_of_horizon():
     new = model.simulate(x0, u, horizon=5)
     assert torch.equal(old.inputs["position"], new.inputs["position"])
     assert torch.equal(function_form.inputs["position"], new.inputs["position"])
+
+
+def test_a_free_run_past_the_training_range_is_said_once_per_call_naming_the_inputs():
+    """Past the range the model was trained on (widened by its clip margin), a free run is an extrapolation:
+    simulate() warns once, naming each input and the share of steps beyond; within the margin it is silent."""
+    import warnings
+
+    from learnsim.errors import OutsideTrainingRangeWarning
+    from learnsim.models import model_from_config
+
+    config = MLPConfig(outputs=[Output("y")], inputs=[Input("u")], dt=0.1, sequence_length=2, hidden_size=4,
+                       extrapolation="clip", clip_margin=0.5)  # fmt: skip
+    model = model_from_config(config).eval()
+    model.input_low.fill_(-1.0)
+    model.input_high.fill_(1.0)  # width 2: trusted to [-2, 2]
+    drive = torch.full((1, 12, 1), 1.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideTrainingRangeWarning)
+        result = model.simulate({}, {"u": drive}, horizon=10)  # inside the margin: nothing to say
+    assert result.outside_training_range["u"] == 1.0  # past the range itself, as recorded in the result
+    drive[:, 7:] = 3.0  # the last 5 of 10 simulated steps beyond 2
+    with pytest.warns(OutsideTrainingRangeWarning) as caught:
+        model.simulate({}, {"u": drive}, horizon=10)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        "the free run left the training range (past its margin of 0.5 range widths): u 50.0% of the simulated steps"
+    )
+    network = model_from_config(config.model_copy(update={"extrapolation": "network", "clip_margin": 0.0}))
+    network.input_low.fill_(-1.0)
+    network.input_high.fill_(1.0)
+    with pytest.warns(OutsideTrainingRangeWarning, match="where the network extrapolates.* u 100.0%"):
+        network.simulate({}, {"u": torch.full((1, 12, 1), 1.5)}, horizon=10)

@@ -45,3 +45,8 @@ class TrainingError(LearnsimError):
 
 class FileCorruptError(LearnsimError):
     """A file learnsim reads is missing, truncated, corrupt or tampered with; the message names the file."""
+
+
+class OutsideTrainingRangeWarning(UserWarning):
+    """A free run went beyond the range of the data the model was trained on (past its extrapolation margin),
+    where its predictions are extrapolations: said once per ``simulate()`` call, naming the features."""

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from learnsim import capture
-from learnsim.errors import SimulationInputError
+from learnsim.errors import OutsideTrainingRangeWarning, SimulationInputError
 from learnsim.features import FeatureSchema, wrap_where
 
 
@@ -367,6 +367,9 @@ def simulate(
         inputs, outputs = rollout(model, series[:, :L], series, horizon, derived_init, compile=compile)
     with torch.no_grad():
         outside = model.outside_training_range(inputs[:, L:]).tolist()
+        note = model.range_note(inputs[:, L:].detach())
+    if note is not None:  # once per call: what the user is looking at is an extrapolation
+        warnings.warn(note, OutsideTrainingRangeWarning, stacklevel=3)
     return SimulationResult(
         inputs={f.name: inputs[..., i : i + 1] for i, f in enumerate(schema.inputs)},
         outputs={f.name: outputs[..., i : i + 1] for i, f in enumerate(model.config.outputs)},

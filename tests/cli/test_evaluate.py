@@ -180,3 +180,23 @@ def test_losses_to_baselines_name_each_horizon_and_baseline():
         "h=full: holding the last state 0.9 beats the model's 1",
     ]
     assert losses_to_baselines({"nrmse@1": 0.1, "hold/nrmse@1": 0.1}, [1]) == []  # a tie is no loss
+
+
+def test_evaluate_and_simulate_say_when_the_free_run_left_the_training_range(trained, tmp_path):
+    """The same system driven 10x harder than in training: both commands print one line naming the inputs."""
+    os.environ["LEARNSIM_HOME"] = str(trained)
+    hard = example_dataset("oscillator", episodes=3, steps=150, seed=5)
+    hard.columns["control_input"] = hard.columns["control_input"] * 10
+    save_dataset("hard", hard)
+    evaluated = run("evaluate", "m", "--dataset", "hard", "--warmup", "6", home=trained)
+    assert evaluated.returncode == 0, evaluated.stderr
+    (line,) = [x for x in evaluated.stdout.splitlines() if "left the training range" in x]
+    assert line.startswith("warning: the free run left the training range") and "control_input" in line
+    simulated = run("simulate", "m", "--dataset", "hard", "--out", str(tmp_path / "sim"), home=trained)
+    assert (
+        simulated.returncode == 0
+        and "left the training range" in simulated.stdout
+        and "control_input" in simulated.stdout
+    )
+    calm = run("evaluate", "m", "--dataset", "osc", "--warmup", "6", home=trained)
+    assert "left the training range" not in calm.stdout

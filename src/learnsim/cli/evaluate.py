@@ -58,7 +58,7 @@ def evaluate(
     )
     show(evaluation_header(evaluation))
     show(evaluation_table(evaluation))
-    for line in evaluation.losses:
+    for line in [*evaluation.losses, *([evaluation.range_note] if evaluation.range_note else [])]:
         show(f"warning: {line}")
     if out is not None:
         show(f"wrote {out / 'evaluation.json'}")

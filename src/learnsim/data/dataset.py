@@ -287,7 +287,9 @@ def _hash_array(h, values: np.ndarray, dtype, chunk: int = 1 << 20) -> None:
 def _existing(path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: {'a folder, not a file: give the file in it' if path.is_dir() else 'no such file'}")
+        raise DataError(
+            f"{path}: {'a folder, not a file: give the file in it' if path.is_dir() else 'no such file'}"
+        )
     return path
 
 

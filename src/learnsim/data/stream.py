@@ -53,7 +53,9 @@ def open_table(path: str | Path, episode_column: str | None, time_column: str | 
     """A chunked reader of a .csv, .parquet or .pq file (the header is checked before any row is read)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: {'a folder, not a file: give the file in it' if path.is_dir() else 'no such file'}")
+        raise DataError(
+            f"{path}: {'a folder, not a file: give the file in it' if path.is_dir() else 'no such file'}"
+        )
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):

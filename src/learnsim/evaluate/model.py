@@ -45,6 +45,7 @@ class Evaluation:
     features: list[str] = field(default_factory=list)
     scope: str = "the whole dataset"  # which rows were scored, in words (the table's header)
     losses: list[str] = field(default_factory=list)  # each horizon where a baseline beats the model, in words
+    range_note: str | None = None  # the inputs whose free run left the training range past the margin
     scored: list[dict] = field(default_factory=list)  # {"episode", "split", "rows": [start, end]} per segment
     includes_training_data: bool = False
 
@@ -97,6 +98,7 @@ def evaluate_model(
     baselines = {"hold": "hold"} | ({"linear": linear} if linear is not None else {})
     simulated = free_run(model, batch.inputs, batch.targets, batch.valid)
     metrics = evaluate_batch(model, batch, horizons, baselines, simulated)
+    outside, range_note = _outside_range(model, batch, simulated)
     evaluation = Evaluation(
         model=label,
         dataset=dataset.source,
@@ -104,7 +106,8 @@ def evaluate_model(
         warmup=warmup,
         episodes=len(segments),
         metrics=metrics,
-        outside_training_range=_outside_range(model, batch, simulated),
+        outside_training_range=outside,
+        range_note=range_note,
         linear_fitted_on=fitted_on,
         features=list(simulated.simulated),
         scope=scope,
@@ -198,16 +201,22 @@ def _linear_baseline(model, meta: dict, dataset):
     return fit_linear(model.config, data, data.training_statistics(model.config)), fitted_on
 
 
-def _outside_range(model, batch, trajectories) -> dict[str, float]:
-    """Per input: fraction of the simulated rows (states as simulated, external inputs as recorded) outside
-    the model's training range."""
-    L = model.config.sequence_length
-    rows = batch.inputs[:, L:].clone()  # (S, H, n_inputs)
+def simulated_rows(model, recorded: torch.Tensor, trajectories) -> torch.Tensor:
+    """(S, H, n_inputs) the rows a free run went through: states as simulated, external inputs as recorded
+    (``recorded`` (S, L + H, n_inputs) holds the history and the recording)."""
+    rows = recorded[:, model.config.sequence_length :].clone()
     for i, f in enumerate(model.config.inputs):
         if f.name in trajectories.simulated:
             rows[..., i] = trajectories.simulated[f.name]
-    fractions = model.outside_training_range(rows[batch.valid]).tolist()
-    return {f.name: fractions[i] for i, f in enumerate(model.config.inputs)}
+    return rows
+
+
+def _outside_range(model, batch, trajectories) -> tuple[dict[str, float], str | None]:
+    """Per input: fraction of the simulated rows outside the model's training range; and the one-line note
+    when some went past its extrapolation margin."""
+    rows = simulated_rows(model, batch.inputs, trajectories)[batch.valid]
+    fractions = model.outside_training_range(rows).tolist()
+    return {f.name: fractions[i] for i, f in enumerate(model.config.inputs)}, model.range_note(rows)
 
 
 def _plots(out: Path, model, batch, trajectories, episode_labels: list[str], label: str) -> None:

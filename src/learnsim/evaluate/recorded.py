@@ -13,6 +13,7 @@ from learnsim.data.windows import direct_targets
 from learnsim.durable import replacing
 from learnsim.errors import ConfigError, DataError
 from learnsim.evaluate.lineage import includes_training, role_of, run_split
+from learnsim.evaluate.model import simulated_rows
 from learnsim.simulate import free_run
 from learnsim.store.datasets import load_dataset
 from learnsim.store.models import load_model, model_meta
@@ -55,6 +56,7 @@ def simulate_recorded(
         raise ConfigError(f"--out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     columns: dict[str, list] = {}
+    visited = []  # (H, n_inputs) rows of each free run, for the one note on the training range
     with Progress(console=console, transient=True, disable=console is None) as progress:
         task = progress.add_task("simulating episodes", total=len(bounds))
         for episode, (start, end) in bounds.items():
@@ -66,6 +68,7 @@ def simulate_recorded(
                 )
             rows = slice(start, start + L + steps)
             trajectories = free_run(model, recorded[None, rows], targets[None, start + L : rows.stop])
+            visited.append(simulated_rows(model, recorded[None, rows], trajectories)[0])
             role = role_of(split, start, end)
             table = {
                 "episode": np.full(steps, episode),
@@ -86,6 +89,9 @@ def simulate_recorded(
                     label,
                 )
             progress.advance(task)
+    note = model.range_note(torch.cat(visited)) if visited else None
+    if note is not None and console is not None:
+        console.print(f"warning: {note}", soft_wrap=True, markup=False)
     with replacing(out / "predictions.parquet") as tmp:
         pq.write_table(pa.table({k: np.concatenate(v) for k, v in columns.items()}), tmp)
     return out

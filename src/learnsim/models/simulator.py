@@ -140,11 +140,38 @@ class SimulatorModel(nn.Module):
         unit = torch.ones(2 * len(self._angle_inputs), device=low.device)
         return torch.cat([low, -unit]), torch.cat([high, unit])
 
-    def outside_training_range(self, inputs: torch.Tensor) -> torch.Tensor:
+    def outside_training_range(self, inputs: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
         """(n_inputs,) fraction of the rows of ``inputs`` (..., n_inputs) outside the training range, per input
-        (angles never are)."""
-        outside = (inputs < self.input_low) | (inputs > self.input_high)
+        (angles never are); ``margin`` widens the range by that fraction of its width on each side."""
+        width = (self.input_high - self.input_low).nan_to_num(0.0, posinf=0.0, neginf=0.0)
+        low, high = self.input_low - margin * width, self.input_high + margin * width
+        outside = (inputs < low) | (inputs > high)
         return outside.flatten(0, -2).float().mean(0)
+
+    @property
+    def extrapolation_margin(self) -> float:
+        """How far past the training range (in range widths) the model is still trusted: its clip margin when
+        its hidden layers are clamped there, else 0 (the whole network extrapolates past the range)."""
+        config = self.config
+        return (
+            float(getattr(config, "clip_margin", 0.0) or 0.0)
+            if getattr(config, "extrapolation", None) == "clip"
+            else 0.0
+        )
+
+    def range_note(self, inputs: torch.Tensor, names: list[str] | None = None) -> str | None:
+        """One line naming the inputs whose free-run rows (``inputs`` (..., n_inputs)) went beyond the training
+        range past ``extrapolation_margin``, with the fraction of rows; None when none did."""
+        fractions = self.outside_training_range(inputs, self.extrapolation_margin).tolist()
+        names = names or [f.name for f in self.config.inputs]
+        beyond = [
+            f"{name} {fraction:.1%}" for name, fraction in zip(names, fractions, strict=True) if fraction > 0
+        ]
+        if not beyond:
+            return None
+        margin = self.extrapolation_margin
+        past = f"past its margin of {margin:g} range widths" if margin else "where the network extrapolates"
+        return f"the free run left the training range ({past}): {', '.join(beyond)} of the simulated steps"
 
     def simulate(
         self,

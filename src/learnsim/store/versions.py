@@ -39,7 +39,9 @@ def learnsim_home() -> Path:
     store would read as empty, and every write would fail)."""
     home = Path(os.environ.get("LEARNSIM_HOME") or Path.home() / ".learnsim").expanduser()
     if home.exists() and not home.is_dir():
-        raise StoreError(f"LEARNSIM_HOME={home} is a file, not a folder: point it at a folder (it is made if missing)")
+        raise StoreError(
+            f"LEARNSIM_HOME={home} is a file, not a folder: point it at a folder (it is made if missing)"
+        )
     return home
 
 

@@ -66,7 +66,9 @@ def from_environment(device_name: str) -> Shard:
         raise ConfigError(f"WORLD_SIZE={world_size} but RANK is not set: start the processes with torchrun")
     rank, local_rank = _whole("RANK", None, low=0), _whole("LOCAL_RANK", "0", low=0)
     if rank >= world_size:
-        raise ConfigError(f"RANK={rank} is not below WORLD_SIZE={world_size}: ranks are 0 to {world_size - 1}")
+        raise ConfigError(
+            f"RANK={rank} is not below WORLD_SIZE={world_size}: ranks are 0 to {world_size - 1}"
+        )
     missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
     if missing:
         raise ConfigError(

@@ -386,6 +386,9 @@ def simulate_episode(
         }
         for feature in result.simulated
     }
+    from learnsim.evaluate.model import simulated_rows
+
+    range_note = simulator.range_note(simulated_rows(simulator, recorded[None], result)[0])
     role = role_of(split, start, end)
     note = (
         "not from the model's training data"
@@ -395,7 +398,7 @@ def simulate_episode(
     if "train" in role or "val" in role:
         note += ": seen in training"
     return clean({"episode": key, "warmup": warmup, "steps": steps, "t": t.tolist(), "features": features,
-                  "split": role, "split_note": note})  # fmt: skip
+                  "split": role, "split_note": note, "range_note": range_note})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- studies

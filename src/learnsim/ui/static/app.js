@@ -419,6 +419,7 @@ async function modelPage() {
       note.textContent = s.warmup > asked ? ` raised from ${asked} to ${s.warmup}: the model needs its window of ${m.config.sequence_length} recorded rows` : "";
       holder.dataset.request = String(mine);
       holder.replaceChildren(el("p", { class: "muted", id: "simulated-what" }, `episode ${s.episode} (${s.split_note}): ${s.warmup} recorded warm-up rows, then ${s.steps} simulated steps`));
+      if (s.range_note) holder.append(el("p", { class: "warn", id: "range-note" }, `Note: ${s.range_note}.`));
       for (const [feature, v] of Object.entries(s.features)) {
         chart(holder, feature, s.t, [{ label: "recorded", values: v.recorded, color: "#444" }, { label: "simulated", values: v.simulated, color: "#d62728" }], { xLabel: "time (s)", height: 220 });
       }
