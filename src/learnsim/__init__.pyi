@@ -20,6 +20,9 @@ from .errors import (
     LearnsimError as LearnsimError,
 )
 from .errors import (
+    OutsideTrainingRangeWarning as OutsideTrainingRangeWarning,
+)
+from .errors import (
     SchemaError as SchemaError,
 )
 from .errors import (
@@ -44,6 +47,9 @@ from .models import (
     MODEL_FAMILIES as MODEL_FAMILIES,
 )
 from .models import (
+    LinearConfig as LinearConfig,
+)
+from .models import (
     MLPConfig as MLPConfig,
 )
 from .models import (
@@ -51,6 +57,9 @@ from .models import (
 )
 from .models import (
     SimulatorModel as SimulatorModel,
+)
+from .models import (
+    SSMConfig as SSMConfig,
 )
 from .models import (
     TransformerConfig as TransformerConfig,

@@ -324,11 +324,7 @@ def simulate(
     states = [f.name for f in schema.states]
     integrating = [f.name for f in schema.derived_outputs if f.relation != "equal"]
     externals = [f.name for f in schema.externals]
-    for argument, value in (("x0", x0), ("external_inputs", external_inputs)):
-        if not isinstance(value, dict) and not (argument == "external_inputs" and value is None):
-            raise SimulationInputError(
-                f"{argument} must be a dict of feature name -> (B, T, 1) array, got {type(value).__name__}"
-            )
+    _check_mappings(x0, external_inputs)
     x0, external_inputs = dict(x0), dict(external_inputs or {})
     _check_names("x0", x0, states + integrating, optional=[f.name for f in schema.derived_outputs])
     _check_names("external_inputs", external_inputs, externals, optional=[])
@@ -406,6 +402,14 @@ def _check_finite(argument: str, name: str, tensor: torch.Tensor) -> None:
         raise SimulationInputError(
             f"{argument}['{name}'] holds a non-finite value ({value}) at batch row {row}, step {step}"
         )
+
+
+def _check_mappings(x0, external_inputs) -> None:
+    for argument, value in (("x0", x0), ("external_inputs", external_inputs)):
+        if not isinstance(value, dict) and not (argument == "external_inputs" and value is None):
+            raise SimulationInputError(
+                f"{argument} must be a dict of feature name -> (B, T, 1) array, got {type(value).__name__}"
+            )
 
 
 def _as_tensor(argument: str, name: str, value, device, dtype) -> torch.Tensor:
