@@ -6,13 +6,19 @@ from pathlib import Path
 
 import typer
 
+from learnsim.export import FORMATS  # light: the writers import torch, onnx only when used
+
 
 def export(
     model: str = typer.Argument(
         ...,
         help="Stored model NAME[@VERSION]; a bare NAME is its version marked best by a search, else the newest.",
     ),
-    format: str = typer.Option("bundle", "--format", help="bundle (.lsim zip), onnx or torchscript."),
+    format: str = typer.Option(
+        "bundle",
+        "--format",
+        help="; ".join(f"{name} ({', '.join(suffixes)})" for name, (suffixes, _) in FORMATS.items()) + ".",
+    ),
     out: Path = typer.Option(..., "-o", "--out", help="Output file (model.lsim, model.onnx, model.pt)."),
     horizon: int = typer.Option(
         None,

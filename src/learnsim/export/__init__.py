@@ -8,8 +8,37 @@ from pathlib import Path
 
 from learnsim.errors import ConfigError
 
-FORMATS = ("bundle", "onnx", "torchscript")
-SUFFIXES = {"bundle": (".lsim",), "onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts")}
+
+def _bundle(model, out: Path, horizon, meta: dict) -> list[Path]:
+    from learnsim.models.bundle import write_bundle
+
+    keep = {k: meta[k] for k in ("name", "version", "metrics", "lineage", "created_ns") if k in meta}
+    return [write_bundle(model, out, keep)]
+
+
+def _onnx(model, out: Path, horizon, meta: dict) -> list[Path]:
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise ConfigError("ONNX export needs the onnx package: pip install 'learnsim[export]'")
+    from learnsim.export.onnx import export_onnx
+
+    return export_onnx(model, out, horizon)
+
+
+def _torchscript(model, out: Path, horizon, meta: dict) -> list[Path]:
+    from learnsim.export.torchscript import export_torchscript
+
+    return export_torchscript(model, out, horizon)
+
+
+# format -> (file suffixes it is written under, writer(model, out, horizon, meta) -> files); listed once:
+# the CLI's help and the checks below read it
+FORMATS = {
+    "bundle": ((".lsim",), _bundle),
+    "onnx": ((".onnx",), _onnx),
+    "torchscript": ((".pt", ".pth", ".ts"), _torchscript),
+}
 # The rollout graph unrolls every step: 10,000 steps of a small MLP is a graph of tens of MB built in
 # about a minute; longer free runs loop the step graph instead (examples/onnx_rollout.py).
 MAX_HORIZON = 10_000
@@ -33,9 +62,10 @@ def export_model(
         raise ConfigError(f"output {out} is a directory; give a file path")
     if not out.parent.is_dir():
         raise ConfigError(f"output directory {out.parent} does not exist")
-    if out.exists() and out.suffix.lower() not in SUFFIXES[format]:
+    suffixes, write = FORMATS[format]
+    if out.exists() and out.suffix.lower() not in suffixes:
         raise ConfigError(
-            f"output {out} exists and is not a {format} file ({' or '.join(SUFFIXES[format])}); refusing to "
+            f"output {out} exists and is not a {format} file ({' or '.join(suffixes)}); refusing to "
             "replace it: give another path"
         )
     from learnsim.store.models import load_model, model_meta
@@ -44,19 +74,4 @@ def export_model(
     name, version = parse_reference(reference)
     meta = model_meta(name, version)
     model = load_model(name, meta["version"])
-    if format == "bundle":
-        from learnsim.models.bundle import write_bundle
-
-        keep = {k: meta[k] for k in ("name", "version", "metrics", "lineage", "created_ns") if k in meta}
-        return [write_bundle(model, out, keep)]
-    if format == "onnx":
-        import importlib.util
-
-        if importlib.util.find_spec("onnx") is None:
-            raise ConfigError("ONNX export needs the onnx package: pip install 'learnsim[export]'")
-        from learnsim.export.onnx import export_onnx
-
-        return export_onnx(model, out, horizon)
-    from learnsim.export.torchscript import export_torchscript
-
-    return export_torchscript(model, out, horizon)
+    return write(model, out, horizon, meta)

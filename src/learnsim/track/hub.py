@@ -56,9 +56,12 @@ def _wandb():
     return WandbTracker()
 
 
-# name -> factory; the tracker modules import their heavy library only when built
-TRACKERS: dict[str, Callable[[], Tracker]] = {"mlflow": _mlflow, "tensorboard": _tensorboard, "wandb": _wandb}
-_PACKAGES = {"mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}
+# name -> (the package it needs, factory); the tracker modules import their heavy library only when built
+TRACKERS: dict[str, tuple[str, Callable[[], Tracker]]] = {
+    "mlflow": ("mlflow", _mlflow),
+    "tensorboard": ("tensorboard", _tensorboard),
+    "wandb": ("wandb", _wandb),
+}
 
 
 def available_default_trackers() -> list[str]:
@@ -73,12 +76,13 @@ class MetricsHub:
         self.loggers = list(loggers or [])
         self.trackers: dict[str, Tracker] = {}
         for name in trackers:
-            if importlib.util.find_spec(_PACKAGES[name]) is None:
+            package, build = TRACKERS[name]
+            if importlib.util.find_spec(package) is None:
                 raise ConfigError(
-                    f"training.trackers lists '{name}' but the {_PACKAGES[name]} package is not "
+                    f"training.trackers lists '{name}' but the {package} package is not "
                     f"installed: pip install 'learnsim[{name}]'"
                 )
-            self.trackers[name] = TRACKERS[name]()
+            self.trackers[name] = build()
         self._pending: list[tuple[str, dict, int]] = []
         self._failed: set[str] = set()
 

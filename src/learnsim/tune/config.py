@@ -24,6 +24,7 @@ from learnsim.train.config import (
     checked_dataset_reference,
 )
 from learnsim.train.optim import OPTIMIZERS, SCHEDULERS, tagged_union
+from learnsim.tune.samplers import PRUNERS, SAMPLERS  # the names, listed once with their builders
 from learnsim.tune.space import concrete, first_candidate, grid_size, is_space, searchable
 
 
@@ -65,9 +66,6 @@ ModelOptConfig = tagged_union(MODEL_OPT_CONFIGS, "mlp")
 OptimizerOptConfig = tagged_union(OPTIMIZER_OPT_CONFIGS, "adamw")
 SchedulerOptConfig = tagged_union(SCHEDULER_OPT_CONFIGS, "cosine_decay_with_warmup")
 
-SAMPLERS = ("tpe", "random", "cmaes", "qmc", "grid")
-PRUNERS = ("median", "successive_halving", "hyperband", "none")
-
 
 class OptimizationConfig(StrictModel):
     """What to search (families, optimizers, schedules and training fields, each a value or a space) and
@@ -102,13 +100,13 @@ class OptimizationConfig(StrictModel):
         default_factory=TrainingOptConfig,
         description="Any other training field (rollout, loss, precision, seed, ...), fixed or searched.",
     )
-    sampler: Literal[SAMPLERS] = Field(
+    sampler: Literal[tuple(SAMPLERS)] = Field(
         default="tpe",
         description="Optuna sampler. 'grid' tries each combination of the searched values once (Optuna's "
         "brute-force sampler): every space a select or a range with a step (integers count), and num_trials "
         "at most the number of combinations.",
     )
-    pruner: Literal[PRUNERS] = Field(
+    pruner: Literal[tuple(PRUNERS)] = Field(
         default="median", description="Optuna pruner, asked at every validation of a trial."
     )
     seed: int = Field(default=0, ge=0, description="Seed of the sampler.")

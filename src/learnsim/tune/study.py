@@ -27,6 +27,7 @@ from learnsim.config_io import validate
 from learnsim.errors import ConfigError, LearnsimError
 from learnsim.store.versions import learnsim_home
 from learnsim.tune.config import SearchConfig
+from learnsim.tune.samplers import PRUNERS, SAMPLERS
 from learnsim.tune.space import categorical, suggest
 
 HEARTBEAT_SECONDS = 5  # a worker's trial is stale after GRACE_SECONDS without a heartbeat
@@ -90,35 +91,11 @@ def open_storage(url: str):
 
 def make_sampler(config: SearchConfig, worker: int):
     """The configured sampler, seeded per worker so that workers do not propose the same points."""
-    import optuna
-
-    seed = config.optimization.seed + worker
-    name = config.optimization.sampler
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed)
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed)
-    with warnings.catch_warnings():  # both are marked experimental in Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if name == "grid":  # each combination once; running trials count as taken, so workers take others
-            return optuna.samplers.BruteForceSampler(seed=seed)
-        # tpe: conditional spaces (per family, per optimizer), so each group is sampled jointly
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    return SAMPLERS[config.optimization.sampler](config.optimization.seed + worker)
 
 
 def make_pruner(config: SearchConfig):
-    import optuna
-
-    name = config.optimization.pruner
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner()
-    return optuna.pruners.NopPruner()
+    return PRUNERS[config.optimization.pruner]()
 
 
 def open_study(config: SearchConfig, url: str, worker: int = 0):
