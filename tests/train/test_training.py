@@ -125,7 +125,10 @@ def test_finishing_stores_the_best_checkpoint_not_the_latest(tmp_path):
     (latest_path / "meta.json").write_text(json.dumps(meta))
     (run_dir / "report.json").unlink()
     result = resume(run_dir, monitor=False)
-    assert result.report["best_step"] == earlier["step"] and result.report["best_checkpoint"] == earlier_path.name
+    assert (
+        result.report["best_step"] == earlier["step"]
+        and result.report["best_checkpoint"] == earlier_path.name
+    )
     weights = load_file(earlier_path / "model.safetensors")
     stored = load_model(f"{result.model_name}@{result.model_version}").state_dict()
     assert all(torch.equal(stored[k], v) for k, v in weights.items() if k in stored)
@@ -285,3 +288,38 @@ def test_resume_after_sigkill_is_bitwise_exact(tmp_path, isolated_home):
     assert straight == again  # the log holds no duplicated or lost steps either
     again = subprocess.run([*cli, "train", "--resume", str(killed)], env=env, capture_output=True, text=True)
     assert again.returncode == 2 and "already finished" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_validation_free_run_that_diverges_for_a_long_stretch_stops_the_run(tmp_path, monkeypatch, capsys):
+    """After step 20 the validation free run is made to run away (nRMSE 1e6, the selection score with it):
+    5 validations later the run stops instead of spending its budget, keeping its best checkpoint."""
+    from learnsim.train import loop
+
+    real = loop.split_metrics
+
+    def running_away(model, data, split, *args, **kwargs):
+        metrics = real(model, data, split, *args, **kwargs)
+        if split == "val" and loop_step[0] > 20:
+            metrics = metrics | {"val/nrmse@full": 1e6, "val/loss": 1e6, "val/rollout_score": 1e6}
+        return metrics
+
+    loop_step = [0]
+    real_validate = loop.validate_model
+
+    def validate(run, *args, **kwargs):
+        loop_step[0] = run.state.step
+        return real_validate(run, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "split_metrics", running_away)
+    monkeypatch.setattr(loop, "validate_model", validate)
+    small_dataset()
+    config = RunConfig(
+        dataset="osc", model=family("mlp"), training=fast_training(training_iters=400, eval_every=10)
+    )
+    result = train(config, tmp_path / "run", monitor=True)
+    printed = capsys.readouterr().out
+    assert result.report["stopped_early"] and result.report["steps"] == 20 + 10 * loop.DIVERGED_EVALUATIONS
+    assert result.report["best_step"] <= 20
+    assert "the validation free run has diverged for 5 evaluations in a row" in printed
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all("val/hold/nrmse@full" in r for r in records if "val/loss" in r)  # the yardstick, logged

@@ -306,6 +306,14 @@ def evaluate_and_decide(run: Run, progress: TrainingProgress) -> float | None:
             progress.print(
                 f"early stop at step {step}: no improvement in {tc.early_stop_patience} evaluations"
             )
+        if _diverged(state, metrics):
+            state.stopped_early = True
+            progress.print(
+                f"early stop at step {step}: the validation free run has diverged for {DIVERGED_EVALUATIONS} "
+                f"evaluations in a row (whole-episode nRMSE {metrics.get('val/nrmse@full'):.3g}, more than "
+                f"{DIVERGED_FACTOR:g}x holding the last state's {metrics.get('val/hold/nrmse@full'):.3g}); the best "
+                f"checkpoint, step {step - state.evals_since_best * tc.eval_every}, is kept"
+            )
         if run.should_stop is not None and run.should_stop(step, metric):
             state.stopped_early = state.pruned = True
             progress.print(f"pruned at step {step} ({run.selection} {metric:.4g})")
@@ -319,6 +327,23 @@ def evaluate_and_decide(run: Run, progress: TrainingProgress) -> float | None:
         for key, value in decided.items():
             setattr(state, key, value)
     return metric
+
+
+# A free run "diverged" when its whole-episode error is not finite or over 10x holding the last state's; once
+# that lasts 5 validations (a quarter of the recipe's 20) since the best checkpoint, the rest of the budget
+# would be spent making it worse (the arm that ran 77 minutes kept its step 4,500 of 30,000).
+DIVERGED_FACTOR, DIVERGED_EVALUATIONS = 10.0, 5
+
+
+def _diverged(state, metrics: dict) -> bool:
+    """Count this validation towards a diverged stretch (reset by an improvement or a sane free run);
+    whether the stretch is long enough to stop."""
+    full, hold = metrics.get("val/nrmse@full"), metrics.get("val/hold/nrmse@full")
+    if full is None or hold is None:
+        return False
+    far = not math.isfinite(full) or full > DIVERGED_FACTOR * hold
+    state.evals_diverged = state.evals_diverged + 1 if far and state.evals_since_best > 0 else 0
+    return state.evals_diverged >= DIVERGED_EVALUATIONS
 
 
 def training_step(run: Run, horizon: int) -> torch.Tensor:
@@ -397,6 +422,7 @@ def validate_model(run: Run, model: torch.nn.Module | None = None, user_check: b
         tc.eval_max_windows,
         tc.eval_horizon,
         tc.selection_horizons,  # what rollout_score, the multi-step selection metric, averages
+        {"hold": "hold"},  # holding the last state: the yardstick of a diverged free run (no model work)
         max_rows=tc.eval_max_rows,
     )
     run.hub.log("val", metrics, step)

@@ -43,19 +43,20 @@ StopFn = Callable[[int, float], bool]  # (step, validation selection metric) -> 
 
 @dataclass
 class LoopState:
-    """What the loop carries from step to step. The first four fields are checkpointed, so a resumed run
-    continues exactly; the throughput counters cover this process's training steps only."""
+    """What the loop carries from step to step. The fields up to ``pruned`` are checkpointed, so a resumed
+    run continues exactly; the throughput counters cover this process's training steps only."""
 
     step: int = 0
     best_metric: float = math.inf
     evals_since_best: int = 0
+    evals_diverged: int = 0  # validations in a row, since the best, whose free run ran far past holding still
     stopped_early: bool = False
     pruned: bool = False  # stopped by should_stop (a tuner's pruner): finished without test or stored model
     train_seconds: float = field(default=0.0, compare=False)
     sample_steps: int = field(default=0, compare=False)  # samples x simulated steps (one-step sample: 1)
 
     def checkpointed(self) -> dict:
-        keys = ("step", "best_metric", "evals_since_best", "stopped_early", "pruned")
+        keys = ("step", "best_metric", "evals_since_best", "evals_diverged", "stopped_early", "pruned")
         return {key: getattr(self, key) for key in keys}
 
 
