@@ -53,14 +53,19 @@ def test_delta_equal_and_chain_ordering():
     assert result.outputs["d"][0, :, 0].tolist() == [1.0, 1.0, 1.0]
 
 
-def test_integrating_derived_output_needs_and_uses_its_initial_value():
+def _integrator(sequence_length: int):
+    """y = 2 always; 'total' integrates it (a derived output) at dt 0.25: +0.5 a step."""
     config = MLPConfig(
         outputs=[Output("y"), Output("total", parent="y", relation="derivative")],
         inputs=[Input("u")],
         dt=0.25,
-        sequence_length=1,
+        sequence_length=sequence_length,
     )
-    model = stub_model(config, [2.0]).double()
+    return stub_model(config, [2.0]).double()
+
+
+def test_integrating_derived_output_needs_and_uses_its_initial_value():
+    model = _integrator(1)
     with pytest.raises(SimulationInputError, match=r"missing \['total'\]"):
         model.simulate({}, {"u": torch.zeros(1, 4, 1)})
     result = model.simulate({"total": torch.full((1, 1, 1), 10.0)}, {"u": torch.zeros(1, 4, 1)})
@@ -69,13 +74,7 @@ def test_integrating_derived_output_needs_and_uses_its_initial_value():
 
 def test_an_integrating_derived_output_starts_from_the_last_row_of_its_history():
     """With a history of several rows, the free run continues from the newest one (the first is stale)."""
-    config = MLPConfig(
-        outputs=[Output("y"), Output("total", parent="y", relation="derivative")],
-        inputs=[Input("u")],
-        dt=0.25,
-        sequence_length=3,
-    )
-    model = stub_model(config, [2.0]).double()
+    model = _integrator(3)
     history = torch.tensor([[[1.0], [5.0], [10.0]]], dtype=torch.float64)  # (B=1, L=3, 1): oldest first
     result = model.simulate({"total": history}, {"u": torch.zeros(1, 6, 1)})
     assert result.outputs["total"][0, :, 0].tolist() == [10.5, 11.0, 11.5]
