@@ -50,3 +50,21 @@ def test_every_public_name_loads_and_import_learnsim_is_light():
     probe = "import sys, learnsim; print('torch' in sys.modules, 'numpy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_the_run_directory_layout_is_spelled_only_by_its_owner():
+    """Every file name of a run directory lives in ``learnsim.rundir``; everything else asks ``RunDir``."""
+    from learnsim.rundir import RunDir
+
+    layout = RunDir("r")
+    names = {getattr(layout, attr).name for attr in dir(RunDir) if isinstance(getattr(RunDir, attr), property)}
+    assert {"config.yaml", "dataset.json", "metrics.jsonl", "report.json", "checkpoints"} <= names
+    spelled = []
+    for path in SOURCE.rglob("*.py"):
+        if path.name == "rundir.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):  # a path joined with a run's file
+                if isinstance(node.right, ast.Constant) and node.right.value in names:
+                    spelled.append(f"{path.relative_to(SOURCE)}:{node.lineno} {ast.unparse(node)}")
+    assert spelled == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from learnsim.data.examples import example_dataset, example_features
 from learnsim.models import MLPConfig
+from learnsim.rundir import RunDir
 from learnsim.store.datasets import save_dataset
 from learnsim.train import RunConfig, TrainingConfig, TrainResult, train
 
@@ -33,7 +34,7 @@ def test_episode_scores(result: TrainResult) -> dict[int, float]:
     from learnsim.evaluate.model import evaluate_model
     from learnsim.store.datasets import load_dataset
 
-    lineage = json.loads((result.run_dir / "dataset.json").read_text())
+    lineage = json.loads(RunDir(result.run_dir).dataset.read_text())
     reference = f"{lineage['name']}@{lineage['version']}"
     dataset = load_dataset(reference)
     model = f"{result.model_name}@{result.model_version}"

@@ -15,6 +15,7 @@ import yaml
 from learnsim.config_io import read_yaml_mapping
 from learnsim.durable import read_json, write_text
 from learnsim.errors import StoreError, TrainingError
+from learnsim.rundir import RunDir
 from learnsim.store.datasets import dataset_meta
 from learnsim.track.console import rmse_features
 
@@ -25,12 +26,12 @@ def check_finished_run(run_dir: Path) -> None:
         raise TrainingError(
             f"{run_dir}: no such run directory" if not run_dir.exists() else f"{run_dir}: not a directory"
         )
-    if not (run_dir / "config.yaml").is_file():
+    if not RunDir(run_dir).config.is_file():
         raise TrainingError(f"{run_dir}: not a learnsim run directory (no config.yaml)")
-    for name in ("dataset.json", "report.json"):
-        if not (run_dir / name).is_file():
+    for path in (RunDir(run_dir).dataset, RunDir(run_dir).report):
+        if not path.is_file():
             raise TrainingError(
-                f"{run_dir}: the run has not finished (no {name}); resume it with learnsim train --resume"
+                f"{run_dir}: the run has not finished (no {path.name}); resume it with learnsim train --resume"
             )
 
 
@@ -40,7 +41,7 @@ def ensure_plots(run_dir: str | Path) -> list[Path]:
 
     background.wait()  # a run this process just trained may still be drawing them
     run_dir = Path(run_dir)
-    existing = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
+    existing = sorted(RunDir(run_dir).plots.glob("*.png")) if RunDir(run_dir).plots.is_dir() else []
     if existing or importlib.util.find_spec("matplotlib") is None:
         return existing
     from learnsim.data.splits import Split
@@ -52,24 +53,24 @@ def ensure_plots(run_dir: str | Path) -> list[Path]:
     from learnsim.train.config import load_run_config
 
     check_finished_run(run_dir)
-    config = load_run_config(run_dir / "config.yaml")
-    reference = read_json(run_dir / "dataset.json", "run lineage")
-    report = read_json(run_dir / "report.json", "run report")
+    config = load_run_config(RunDir(run_dir).config)
+    reference = read_json(RunDir(run_dir).dataset, "run lineage")
+    report = read_json(RunDir(run_dir).report, "run report")
     dataset = load_dataset(reference["name"], reference["version"])
     data = WindowedData.build(dataset, config.model, Split.from_dict(reference["split"]))
-    model = read_model(run_dir / "checkpoints" / report["best_checkpoint"], "cpu")
-    records = MetricsFile(run_dir / "metrics.jsonl").read()
+    model = read_model(RunDir(run_dir).checkpoints / report["best_checkpoint"], "cpu")
+    records = MetricsFile(RunDir(run_dir).metrics).read()
     return run_plots(run_dir, model, data, records, "test", config.training.eval_horizon)
 
 
 def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     check_finished_run(run_dir)
-    config = read_yaml_mapping(run_dir / "config.yaml", "the run's config")
-    dataset = read_json(run_dir / "dataset.json", "run lineage")
-    report = read_json(run_dir / "report.json", "run report")
+    config = read_yaml_mapping(RunDir(run_dir).config, "the run's config")
+    dataset = read_json(RunDir(run_dir).dataset, "run lineage")
+    report = read_json(RunDir(run_dir).report, "run report")
     lineage = _dataset_lineage(dataset)
-    plots = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
+    plots = sorted(RunDir(run_dir).plots.glob("*.png")) if RunDir(run_dir).plots.is_dir() else []
     sections = [
         f"<h1>learnsim run <code>{_e(run_dir.name)}</code></h1>",
         f"<p class=meta>written {datetime.datetime.now():%Y-%m-%d %H:%M}; run directory <code>{_e(run_dir)}</code></p>",
@@ -120,7 +121,7 @@ def write_report(run_dir: str | Path) -> Path:
     page = _PAGE.replace("{{title}}", _e(f"learnsim run {run_dir.name}")).replace(
         "{{body}}", "\n".join(sections)
     )
-    return write_text(run_dir / "report.html", page)
+    return write_text(RunDir(run_dir).report_html, page)
 
 
 def _dataset_lineage(dataset: dict) -> list[list]:

@@ -5,9 +5,9 @@ it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from learnsim.data.splits import Split
+from learnsim.rundir import RunDir
 
 
 def run_split(dataset, meta: dict) -> Split | None:
@@ -22,7 +22,7 @@ def run_split(dataset, meta: dict) -> Split | None:
     ):
         return None
     try:
-        run = json.loads((Path(lineage["run_dir"]) / "dataset.json").read_text())
+        run = json.loads(RunDir(lineage["run_dir"]).dataset.read_text())
         return Split.from_dict(run["split"])
     except (KeyError, OSError, ValueError, TypeError):
         return None

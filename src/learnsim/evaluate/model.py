@@ -25,6 +25,7 @@ from learnsim.errors import DataError, LearnsimError
 from learnsim.evaluate.baselines import fit_linear
 from learnsim.evaluate.lineage import includes_training, role_of, run_split
 from learnsim.evaluate.protocol import DEFAULT_HORIZONS, evaluate_batch, segment_batch
+from learnsim.rundir import RunDir
 from learnsim.simulate import free_run
 
 
@@ -188,7 +189,7 @@ def _linear_baseline(model, meta: dict, dataset):
     try:
         from learnsim.store.datasets import load_dataset
 
-        run = json.loads((Path(lineage["run_dir"]) / "dataset.json").read_text())
+        run = json.loads(RunDir(lineage["run_dir"]).dataset.read_text())
         training = load_dataset(run["name"], run["version"])
         split, fitted_on = Split.from_dict(run["split"]), f"{run['name']}@{run['version']} (training split)"
     except (KeyError, OSError, ValueError, LearnsimError):

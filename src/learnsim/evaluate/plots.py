@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from learnsim.evaluate.metrics import evenly_spaced, split_trajectories
+from learnsim.rundir import RunDir
 from learnsim.track import plots
 
 
@@ -71,4 +72,4 @@ def run_plots(
     run_dir: Path, model, data, records: list[dict], split: str = "test", horizon: int = 1000
 ) -> list[Path]:
     """Write the plots into ``run_dir/plots`` and return their paths."""
-    return draw(Path(run_dir) / "plots", plot_inputs(model, data, records, split, horizon))
+    return draw(RunDir(run_dir).plots, plot_inputs(model, data, records, split, horizon))

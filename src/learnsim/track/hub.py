@@ -20,6 +20,7 @@ from typing import Protocol
 
 from learnsim.durable import write_json
 from learnsim.errors import ConfigError
+from learnsim.rundir import RunDir
 from learnsim.track import background
 from learnsim.track.jsonl import MetricsFile
 
@@ -72,7 +73,7 @@ def available_default_trackers() -> list[str]:
 class MetricsHub:
     def __init__(self, run_dir: Path, trackers: list[str], loggers: list[Logger] | None = None):
         self.run_dir = Path(run_dir)
-        self.file = MetricsFile(self.run_dir / "metrics.jsonl")
+        self.file = MetricsFile(RunDir(self.run_dir).metrics)
         self.loggers = list(loggers or [])
         self.trackers: dict[str, Tracker] = {}
         for name in trackers:
@@ -94,7 +95,7 @@ class MetricsHub:
             background.submit(self._start, config, tags, what="starting the trackers")
 
     def _start(self, config: dict, tags: dict | None) -> None:
-        tokens_path = self.run_dir / "trackers.json"
+        tokens_path = RunDir(self.run_dir).trackers
         tokens = json.loads(tokens_path.read_text()) if tokens_path.is_file() else {}
         for name, tracker in self._live():
             try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from learnsim.rundir import RunDir
 from learnsim.store.versions import learnsim_home
 
 
@@ -102,8 +103,8 @@ class MLflowTracker:
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[i : i + 100])
-        if (Path(run_dir) / "config.yaml").is_file():
-            self.client.log_artifact(self.run_id, str(Path(run_dir) / "config.yaml"))
+        if RunDir(run_dir).config.is_file():
+            self.client.log_artifact(self.run_id, str(RunDir(run_dir).config))
         return self.run_id
 
     def set_tags(self, tags: dict) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from learnsim.rundir import RunDir
+
 
 class TensorBoardTracker:
     def __init__(self):
@@ -13,7 +15,7 @@ class TensorBoardTracker:
         self.writer = None
 
     def start(self, run_dir: Path, config: dict, resume_token: str | None) -> None:
-        self.writer = self._writer_class(log_dir=str(Path(run_dir) / "tensorboard"))
+        self.writer = self._writer_class(log_dir=str(RunDir(run_dir).tensorboard))
         if resume_token is None:
             import yaml
 

@@ -25,13 +25,14 @@ from pathlib import Path
 from learnsim.durable import publish_directory, read_json, staging_directory
 from learnsim.errors import FileCorruptError
 from learnsim.models.files import write_model
+from learnsim.rundir import RunDir
 
 NAME = "linear"
 FULL = "val/nrmse@full"  # the whole validation free run
 
 
 def candidate_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "candidates" / NAME
+    return RunDir(run_dir).candidates / NAME
 
 
 def applies(run) -> bool:

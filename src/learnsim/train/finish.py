@@ -16,6 +16,7 @@ import torch
 from learnsim.durable import write_json
 from learnsim.evaluate.metrics import split_metrics
 from learnsim.models.files import read_model
+from learnsim.rundir import RunDir
 from learnsim.store.models import save_model
 from learnsim.track import background
 from learnsim.track.console import metrics_table, show
@@ -79,7 +80,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
     model.to(run.device)
     report = {
         "model": {"name": run.config.model_name, "version": stored["version"]},
-        "dataset": json.loads((run_dir / "dataset.json").read_text()),
+        "dataset": json.loads(RunDir(run_dir).dataset.read_text()),
         "best_step": best_meta["step"],
         "best_checkpoint": best_path.name,
         "best_candidate": best_meta.get("candidate"),  # 'linear': the linear fit won the selection
@@ -100,7 +101,7 @@ def finish(run: Run, monitor: bool = True) -> TrainResult:
         "tags": run.tags,
     }
     run.hub.log("test", test, state.step)
-    write_json(run_dir / "report.json", report)
+    write_json(RunDir(run_dir).report, report)
     if importlib.util.find_spec("matplotlib") is not None:
         from learnsim.evaluate.plots import plot_inputs
 
@@ -174,8 +175,8 @@ def _plots(hub, run_dir: Path, inputs) -> None:
         drawn = draw(Path(staging), inputs)
         if not run_dir.is_dir():
             return
-        (run_dir / "plots").mkdir(exist_ok=True)
-        paths = [write_bytes(run_dir / "plots" / p.name, p.read_bytes()) for p in drawn]
+        RunDir(run_dir).plots.mkdir(exist_ok=True)
+        paths = [write_bytes(RunDir(run_dir).plots / p.name, p.read_bytes()) for p in drawn]
     for path in paths:
         hub.log_artifact(path)
 
@@ -206,6 +207,6 @@ def _finish_pruned(run: Run) -> TrainResult:
         "tags": run.tags,
         "versions": checkpoint.library_versions(),
     }
-    write_json(run.run_dir / "report.json", report)
+    write_json(RunDir(run.run_dir).report, report)
     version = None if stored is None else stored["version"]
     return TrainResult(None, {}, run.run_dir, run.config.model_name, version, report)

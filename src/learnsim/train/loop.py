@@ -17,6 +17,7 @@ from learnsim.config_io import validate
 from learnsim.durable import read_json, write_json, write_text
 from learnsim.errors import ConfigError, FileCorruptError, TrainingError
 from learnsim.evaluate.metrics import split_metrics
+from learnsim.rundir import RunDir
 from learnsim.store.versions import learnsim_home
 from learnsim.track.console import TrainingProgress, metrics_table
 from learnsim.track.hub import Logger
@@ -60,10 +61,10 @@ def train(
     run.should_stop, run.tags = should_stop, dict(tags or {})
     if shard.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "config.yaml", dump_run_config(run.config))  # resolved: says what was trained
+        write_text(RunDir(run_dir).config, dump_run_config(run.config))  # resolved: says what was trained
         lineage = {**run.datasets["train"], "split": run.data.split.to_dict()}
         lineage |= {"validation": run.datasets.get("val"), "test": run.datasets.get("test")}
-        write_json(run_dir / "dataset.json", lineage)
+        write_json(RunDir(run_dir).dataset, lineage)
     run.hub.start(run.config.model_dump(mode="json"), run.tags)
     return _loop_and_finish(run, monitor)
 
@@ -118,15 +119,15 @@ def resume(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise TrainingError(f"{run_dir}: no such run directory")
-    if not (run_dir / "config.yaml").is_file():
+    if not RunDir(run_dir).config.is_file():
         raise TrainingError(f"{run_dir}: not a learnsim run directory (no config.yaml)")
-    if (run_dir / "report.json").is_file():
+    if RunDir(run_dir).report.is_file():
         raise TrainingError(f"{run_dir}: this run already finished (report.json exists); nothing to resume")
-    config = load_run_config(run_dir / "config.yaml")
-    found = checkpoint.checkpoints(run_dir / "checkpoints")
+    config = load_run_config(RunDir(run_dir).config)
+    found = checkpoint.checkpoints(RunDir(run_dir).checkpoints)
     if not found:
-        raise TrainingError(f"{run_dir / 'checkpoints'}: no complete checkpoint to resume from")
-    _refuse_changes(config.model_dump(mode="json"), found[-1][1].get("config"), run_dir / "config.yaml")
+        raise TrainingError(f"{RunDir(run_dir).checkpoints}: no complete checkpoint to resume from")
+    _refuse_changes(config.model_dump(mode="json"), found[-1][1].get("config"), RunDir(run_dir).config)
     if overrides:
         unsafe = sorted({o.partition("=")[0] for o in overrides} - set(SAFE_ON_RESUME))
         if unsafe:
@@ -141,20 +142,20 @@ def resume(
                 f"--set training.training_iters={config.training.training_iters} is below the {done} steps this "
                 f"run has already trained (its latest checkpoint, {found[-1][0].name}): give {done} or more"
             )
-    lineage = read_json(run_dir / "dataset.json", "run lineage")
+    lineage = read_json(RunDir(run_dir).dataset, "run lineage")
     try:  # the exact versions the run started on
         pinned = {"dataset": f"{lineage['name']}@{lineage['version']}"}
         for role, field in (("validation", "validation_dataset"), ("test", "test_dataset")):
             if lineage.get(role):
                 pinned[field] = f"{lineage[role]['name']}@{lineage[role]['version']}"
     except (KeyError, TypeError):
-        raise FileCorruptError(f"{run_dir / 'dataset.json'}: no dataset name and version") from None
+        raise FileCorruptError(f"{RunDir(run_dir).dataset}: no dataset name and version") from None
     shard = distributed.from_environment(config.training.device)
     run = build_run(config.model_copy(update=pinned), run_dir, eval_fn=eval_fn, loggers=loggers, shard=shard)
     run.should_stop, run.tags = should_stop, dict(tags or {})
     restore_checkpoint(run)
     if overrides and shard.is_main:  # the run's config is now the overridden one; the next resume compares
-        write_text(run_dir / "config.yaml", dump_run_config(config))
+        write_text(RunDir(run_dir).config, dump_run_config(config))
     run.hub.start(run.config.model_dump(mode="json"), run.tags)
     return _loop_and_finish(run, monitor)
 

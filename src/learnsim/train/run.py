@@ -25,6 +25,7 @@ from learnsim.errors import ConfigError, TrainingError
 from learnsim.evaluate.baselines import fit_linear
 from learnsim.models import model_from_config
 from learnsim.models.files import read_model
+from learnsim.rundir import RunDir
 from learnsim.store.models import load_model
 from learnsim.track.hub import Logger, MetricsHub, SilentHub, available_default_trackers
 from learnsim.train import checkpoint, distributed
@@ -115,7 +116,7 @@ class Run:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return RunDir(self.run_dir).checkpoints
 
 
 def build_run(

@@ -11,6 +11,7 @@ from pathlib import Path
 from learnsim.config_io import dump_yaml, validate
 from learnsim.durable import write_text
 from learnsim.errors import ConfigError, TrainingError
+from learnsim.rundir import RunDir
 from learnsim.tune.config import OptimizationConfig, SearchConfig
 from learnsim.tune.study import counts, open_study, storage_url, studies_dir, trial_run_config, work
 
@@ -186,8 +187,8 @@ def best_config(study, trial) -> str:
     ``training_iters`` a user sets, where the trial's resolved config.yaml pins them to the trial's budget).
     A study without its search config (made before it was kept) gives the trial's resolved config.yaml."""
     run_dir = trial.user_attrs.get("run_dir")
-    if "search_config" not in study.user_attrs and run_dir and (Path(run_dir) / "config.yaml").is_file():
-        return (Path(run_dir) / "config.yaml").read_text()
+    if "search_config" not in study.user_attrs and run_dir and RunDir(run_dir).config.is_file():
+        return RunDir(run_dir).config.read_text()
     import optuna
 
     config = SearchConfig.model_validate(study.user_attrs["search_config"])

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from learnsim.config_io import validate
 from learnsim.errors import ConfigError, LearnsimError
+from learnsim.rundir import RunDir
 from learnsim.store.versions import learnsim_home
 from learnsim.tune.config import SearchConfig
 from learnsim.tune.samplers import PRUNERS, SAMPLERS
@@ -293,7 +294,7 @@ def objective(trial, config: SearchConfig, total: int) -> float:
 
     resume_dir = trial.user_attrs.get("resume_dir")
     try:
-        if resume_dir and (Path(resume_dir) / "checkpoints").is_dir() and _has_checkpoint(resume_dir):
+        if resume_dir and RunDir(resume_dir).checkpoints.is_dir() and _has_checkpoint(resume_dir):
             trial.set_user_attr("run_dir", resume_dir)
             result = resume(resume_dir, monitor=False, should_stop=should_stop, tags=tags)
         else:
@@ -314,4 +315,4 @@ def objective(trial, config: SearchConfig, total: int) -> float:
 def _has_checkpoint(run_dir: str) -> bool:
     from learnsim.train import checkpoint
 
-    return bool(checkpoint.checkpoints(Path(run_dir) / "checkpoints"))
+    return bool(checkpoint.checkpoints(RunDir(run_dir).checkpoints))

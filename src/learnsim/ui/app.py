@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from learnsim.errors import LearnsimError
+from learnsim.rundir import RunDir
 from learnsim.ui import catalog
 from learnsim.ui.guard import Guard
 
@@ -83,10 +84,10 @@ async def run_file(request: Request) -> Response:
         run = catalog.run_path(request.path_params["run"])
     except LearnsimError as error:
         return JSONResponse({"error": str(error)}, status_code=404)
-    name = request.path_params["name"]
-    path = run / ("report.html" if name == "report.html" else f"plots/{name}")
+    name, layout = request.path_params["name"], RunDir(run)
+    path = layout.report_html if name == layout.report_html.name else layout.plots / name
     plain = "/" not in name and "\\" not in name and "\0" not in name and not name.startswith(".")
-    if not plain or (name != "report.html" and not name.endswith(".png")) or not path.is_file():
+    if not plain or (path != layout.report_html and not name.endswith(".png")) or not path.is_file():
         return JSONResponse(
             {"error": f"no file '{name}' in run {request.path_params['run']}"}, status_code=404
         )

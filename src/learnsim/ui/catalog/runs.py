@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from learnsim.errors import ConfigError
+from learnsim.rundir import RunDir
 from learnsim.store.versions import learnsim_home
 from learnsim.ui.catalog.common import clean, read_json_or_none
 
@@ -28,7 +29,8 @@ _RUN_CACHE: dict[str, tuple[tuple, dict]] = {}
 
 def run_summary(run_dir: Path) -> dict:
     """id, status (running / finished / pruned / stopped), step, steps, dataset, model, selection metric."""
-    files = [run_dir / name for name in ("config.yaml", "metrics.jsonl", "report.json", "dataset.json")]
+    layout = RunDir(run_dir)
+    files = [layout.config, layout.metrics, layout.report, layout.dataset]
     stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in files)
     cached = _RUN_CACHE.get(str(run_dir))
     if cached and cached[0] == stamps:
@@ -44,19 +46,19 @@ def run_summary(run_dir: Path) -> dict:
 def _read_run_summary(run_dir: Path) -> dict:
     config = {}
     try:
-        config = yaml.load((run_dir / "config.yaml").read_text(), Loader=_Loader) or {}
+        config = yaml.load(RunDir(run_dir).config.read_text(), Loader=_Loader) or {}
     except (OSError, yaml.YAMLError):
         pass
     training = config.get("training") or {}
-    report = read_json_or_none(run_dir / "report.json")
-    lineage = read_json_or_none(run_dir / "dataset.json") or {}
-    last = _last_record(run_dir / "metrics.jsonl")
+    report = read_json_or_none(RunDir(run_dir).report)
+    lineage = read_json_or_none(RunDir(run_dir).dataset) or {}
+    last = _last_record(RunDir(run_dir).metrics)
     status = "running"
     if report is not None:
         status = "pruned" if report.get("pruned") else "finished"
     model = (report or {}).get("model") or None
     selection = (report or {}).get("selection") or {}
-    created = (run_dir / "config.yaml").stat().st_mtime if (run_dir / "config.yaml").exists() else None
+    created = RunDir(run_dir).config.stat().st_mtime if RunDir(run_dir).config.exists() else None
     return clean(
         {
             "id": run_id(run_dir),
@@ -129,7 +131,7 @@ def run_path(run_id: str) -> Path:
         path = learnsim_home() / "studies" / parts[0] / parts[1]
     else:
         safe = False
-    if not safe or not (path / "config.yaml").is_file():
+    if not safe or not RunDir(path).config.is_file():
         raise ConfigError(f"no run '{run_id}' under {runs_dir()} or {learnsim_home() / 'studies'}")
     return path
 
@@ -140,7 +142,7 @@ def run_detail(run_id: str, since: int = 0) -> dict:
     path = run_path(run_id)
     records, count = [], 0
     try:
-        with open(path / "metrics.jsonl") as handle:
+        with open(RunDir(path).metrics) as handle:
             for count, line in enumerate(handle, 1):
                 if count > since:
                     try:
@@ -150,26 +152,26 @@ def run_detail(run_id: str, since: int = 0) -> dict:
     except OSError:
         pass
     checkpoints = []
-    for meta in sorted((path / "checkpoints").glob("step-*/meta.json")):
+    for meta in sorted(RunDir(path).checkpoints.glob("step-*/meta.json")):
         data = read_json_or_none(meta) or {}
         checkpoints.append({"name": meta.parent.name, "step": data.get("step"), "metric": data.get("metric")})
-    linear = read_json_or_none(path / "candidates" / "linear" / "meta.json")
+    linear = read_json_or_none(RunDir(path).candidates / "linear" / "meta.json")
     if linear is not None:  # the least-squares fit, a candidate of selection beside the checkpoints
         checkpoints.insert(
             0, {"name": "linear fit", "step": linear.get("step"), "metric": linear.get("metric")}
         )
-    plots = sorted(p.name for p in (path / "plots").glob("*.png")) if (path / "plots").is_dir() else []
+    plots = sorted(p.name for p in RunDir(path).plots.glob("*.png")) if RunDir(path).plots.is_dir() else []
     return clean(
         {
             **run_summary(path),
             "records": records,
             "lines": count if count >= since else since,
-            "config": (path / "config.yaml").read_text(),
-            "lineage": read_json_or_none(path / "dataset.json"),
+            "config": RunDir(path).config.read_text(),
+            "lineage": read_json_or_none(RunDir(path).dataset),
             "checkpoints": checkpoints,
-            "report": read_json_or_none(path / "report.json"),
+            "report": read_json_or_none(RunDir(path).report),
             "plots": plots,
-            "has_report_html": (path / "report.html").is_file(),
-            "mlflow_run": (read_json_or_none(path / "trackers.json") or {}).get("mlflow"),
+            "has_report_html": RunDir(path).report_html.is_file(),
+            "mlflow_run": (read_json_or_none(RunDir(path).trackers) or {}).get("mlflow"),
         }
     )
