@@ -56,9 +56,9 @@ def test_the_run_directory_layout_is_spelled_only_by_its_owner():
     """Every file name of a run directory lives in ``learnsim.rundir``; everything else asks ``RunDir``."""
     from learnsim.rundir import RunDir
 
-    layout = RunDir("r")
-    names = {getattr(layout, attr).name for attr in dir(RunDir) if isinstance(getattr(RunDir, attr), property)}
+    names = set(RunDir.entries().values())
     assert {"config.yaml", "dataset.json", "metrics.jsonl", "report.json", "checkpoints"} <= names
+    assert RunDir("r").config == Path("r") / "config.yaml"
     spelled = []
     for path in SOURCE.rglob("*.py"):
         if path.name == "rundir.py":

@@ -16,53 +16,44 @@ path instead of spelling the file name:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 
-@dataclass(frozen=True)
+class _File:
+    """One entry of the layout: on a ``RunDir``, its path; on the class, the entry (``RunDir.config.name``)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @overload
+    def __get__(self, run_dir: None, owner: type) -> _File: ...
+
+    @overload
+    def __get__(self, run_dir: RunDir, owner: type) -> Path: ...
+
+    def __get__(self, run_dir: RunDir | None, owner: type) -> Path | _File:
+        return self if run_dir is None else run_dir.path / self.name
+
+
 class RunDir:
-    path: Path
+    """A run directory: ``RunDir(path).config`` is ``path / 'config.yaml'``, and so on for each entry."""
+
+    config = _File("config.yaml")
+    dataset = _File("dataset.json")
+    metrics = _File("metrics.jsonl")
+    checkpoints = _File("checkpoints")
+    candidates = _File("candidates")
+    report = _File("report.json")
+    report_html = _File("report.html")
+    plots = _File("plots")
+    trackers = _File("trackers.json")
+    tensorboard = _File("tensorboard")
 
     def __init__(self, path: str | Path):
-        object.__setattr__(self, "path", Path(path))
+        self.path = Path(path)
 
-    @property
-    def config(self) -> Path:
-        return self.path / "config.yaml"
-
-    @property
-    def dataset(self) -> Path:
-        return self.path / "dataset.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def candidates(self) -> Path:
-        return self.path / "candidates"
-
-    @property
-    def report(self) -> Path:
-        return self.path / "report.json"
-
-    @property
-    def report_html(self) -> Path:
-        return self.path / "report.html"
-
-    @property
-    def plots(self) -> Path:
-        return self.path / "plots"
-
-    @property
-    def trackers(self) -> Path:
-        return self.path / "trackers.json"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.path / "tensorboard"
+    @classmethod
+    def entries(cls) -> dict[str, str]:
+        """attribute -> file name, for every entry of the layout."""
+        return {k: v.name for k, v in vars(cls).items() if isinstance(v, _File)}
