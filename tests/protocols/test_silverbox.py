@@ -131,3 +131,8 @@ def test_benchmark_command_runs_the_protocol_on_real_data(tmp_path, isolated_hom
     scores = json.loads((tmp_path / "run" / "benchmark.json").read_text())["rmse_mv"]
     assert set(scores) == {"multisine", "arrow full", "arrow no-extrap"}
     assert all(math.isfinite(v) and v > 0 for v in scores.values())
+    os.environ["LEARNSIM_HOME"] = str(isolated_home)
+    from learnsim.store.datasets import list_datasets
+
+    (stored,) = list_datasets()  # its source names the recording and the rows taken, not the run config
+    assert stored.get("source") == f"{DATA.parent} rows [40650, 105712)", stored

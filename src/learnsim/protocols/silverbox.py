@@ -124,15 +124,14 @@ def run_silverbox(
 
     started = time.perf_counter()
     signals = load_silverbox(data)
-    data = read_yaml_mapping(config_path or default_config(), "dataset, model and training sections")
+    run_config = read_yaml_mapping(config_path or default_config(), "dataset, model and training sections")
     # the protocol's test sets are separate recordings: the estimation data is for training and validation
-    data.setdefault("training", {}).setdefault("test_dataset_size", 0)
-    config = load_run_config(data=data, overrides=overrides)
+    run_config.setdefault("training", {}).setdefault("test_dataset_size", 0)
+    config = load_run_config(data=run_config, overrides=overrides)
     name, _ = parse_reference(config.dataset)
     a, b = TRAIN
-    meta = save_dataset(
-        name, Dataset({"u": signals["u"][a:b], "y": signals["y"][a:b]}, DT, source=f"{data} rows [{a}, {b})")
-    )
+    source = f"{data} rows [{a}, {b})"  # the recording's file, and the estimation rows taken from it
+    meta = save_dataset(name, Dataset({"u": signals["u"][a:b], "y": signals["y"][a:b]}, DT, source=source))
     config = config.model_copy(update={"dataset": f"{name}@{meta['version']}"})
     result = train(config, run_dir, monitor=monitor)
     model = result.model.cpu().eval()
