@@ -143,3 +143,17 @@ def test_the_documentation_site_builds_strictly(tmp_path):
     assert "learnsim evaluate [OPTIONS]" in cli and "--dataset" in cli  # generated from the app
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "train_model" in api and "free run" in api.lower()
+
+
+def test_what_a_new_user_needs_comes_with_the_plain_install_and_the_docs_name_the_benchmark_file():
+    """The README's tour calls to_dataframe (pandas) and quickstart points to learnsim ui (starlette,
+    uvicorn): both are core dependencies, not extras. The Silverbox file is named with its checksum."""
+    import re as regex
+    from importlib.metadata import requires
+
+    from learnsim.protocols.silverbox import SHA256
+
+    core = {regex.split(r"[<>=\[; ]", r)[0].lower() for r in requires("learnsim") if "extra ==" not in r}
+    assert {"pandas", "starlette", "uvicorn", "matplotlib", "torch"} <= core
+    benchmarks = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert SHA256 in benchmarks and "SNLS80mV.csv" in benchmarks and "nonlinearbenchmark.org" in benchmarks

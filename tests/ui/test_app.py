@@ -311,6 +311,7 @@ def test_chromium_renders_overview_dataset_and_a_live_run(server, store, tmp_pat
     assert trial_run["ready"] == "1" and trial_run["errors"] == "0" and trial_run["status"] == "finished"
     assert "osc_tuned, trial 0" in trial_run["dom"]  # and it links back to its study
     assert "2 studies" in overview["dom"]
+    assert '<a href="/studies/osc_tuned">' in overview["dom"]  # the study page is reached from the overview
 
     model = f"/models/{store['model']}/{store['version']}"
     for page, charts in (
