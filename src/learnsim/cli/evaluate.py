@@ -42,13 +42,13 @@ def evaluate(
     from learnsim.cli.simulate import _episode_list
     from learnsim.evaluate.model import evaluate_model
     from learnsim.evaluate.protocol import parse_horizons
-    from learnsim.store.models import model_meta, resolved
+    from learnsim.store.models import pinned
     from learnsim.track.console import evaluation_header, evaluation_table, show
 
-    meta = model_meta(model)
-    show(resolved(model, meta))
+    model, line = pinned(model)
+    show(line)
     evaluation = evaluate_model(
-        f"{meta['name']}@{meta['version']}",
+        model,
         dataset,
         warmup=warmup,
         horizons=parse_horizons(horizons),

@@ -30,9 +30,9 @@ def export(
     TorchScript files hold one simulation step (relations and normalisation inside) and, with --horizon, a
     whole rollout."""
     from learnsim.export import export_model
-    from learnsim.store.models import model_meta, resolved
+    from learnsim.store.models import pinned
 
-    meta = model_meta(model)
-    print(resolved(model, meta))
-    for path in export_model(f"{meta['name']}@{meta['version']}", out, format, horizon):
+    model, line = pinned(model)
+    print(line)
+    for path in export_model(model, out, format, horizon):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")

@@ -26,11 +26,10 @@ def simulate(
     from rich.console import Console
 
     from learnsim.evaluate.recorded import simulate_recorded
-    from learnsim.store.models import model_meta, resolved
+    from learnsim.store.models import pinned
 
-    meta = model_meta(model)
-    print(resolved(model, meta))
-    model = f"{meta['name']}@{meta['version']}"
+    model, line = pinned(model)
+    print(line)
     if steps is not None:
         print("warning: --steps is deprecated; use --horizon", file=sys.stderr)
         horizon = horizon or steps

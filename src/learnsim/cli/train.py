@@ -46,11 +46,10 @@ def train(
 
     config = load_run_config(config, set_)
     if warm_start:
-        from learnsim.store.models import model_meta, resolved
+        from learnsim.store.models import pinned
 
-        meta = model_meta(warm_start)
-        print(resolved(warm_start, meta))
-        warm_start = f"{meta['name']}@{meta['version']}"
+        warm_start, line = pinned(warm_start)
+        print(line)
 
     result = run_training(config, run_dir, monitor=not quiet, warm_start=warm_start)
     result.wait()  # the command ends when its plots are drawn and its trackers closed

@@ -41,3 +41,12 @@ def role_of(split: Split | None, start: int, end: int) -> str:
 
 def includes_training(role: str) -> bool:
     return "train" in role or "val" in role
+
+
+def described(role: str) -> str:
+    """Where a segment came from, in words (plot titles, the web app's panel)."""
+    if role == "other":
+        return "not from the model's training data"
+    return f"{role} split of the model's training run" + (
+        ": seen in training" if includes_training(role) else ""
+    )

@@ -12,7 +12,7 @@ from learnsim.data.validate import validate_dataset
 from learnsim.data.windows import direct_targets
 from learnsim.durable import replacing
 from learnsim.errors import ConfigError, DataError
-from learnsim.evaluate.lineage import includes_training, role_of, run_split
+from learnsim.evaluate.lineage import described, role_of, run_split
 from learnsim.evaluate.model import simulated_rows
 from learnsim.simulate import free_run
 from learnsim.store.datasets import load_dataset
@@ -85,7 +85,7 @@ def simulate_recorded(
                 _plot_episode(
                     out / f"episode_{episode}.png",
                     trajectories,
-                    f"episode {episode} ({_described(role)})",
+                    f"episode {episode} ({described(role)})",
                     label,
                 )
             progress.advance(task)
@@ -107,15 +107,6 @@ def _chosen_episodes(dataset, episodes: list[int] | None) -> dict[int, tuple[int
         more = " ..." if len(ids) > 20 else ""
         raise DataError(f"{dataset.source}: no episode(s) {unknown}; episodes are {ids[:20]}{more}")
     return {e: bounds[e] for e in chosen}
-
-
-def _described(role: str) -> str:
-    """A plot's note on where its episode came from."""
-    if role == "other":
-        return "not from the model's training data"
-    return f"{role} split of the model's training run" + (
-        ": seen in training" if includes_training(role) else ""
-    )
 
 
 def _plot_episode(path: Path, trajectories, episode: str, label: str) -> None:

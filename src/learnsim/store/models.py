@@ -39,6 +39,12 @@ def resolved(reference: str, meta: dict) -> str:
     return f"model: {reference} -> {full}  ({why})"
 
 
+def pinned(reference: str) -> tuple[str, str]:
+    """('NAME@VERSION', the ``resolved`` line) for a reference: what a command uses, and what it prints."""
+    meta = model_meta(reference)
+    return f"{meta['name']}@{meta['version']}", resolved(reference, meta)
+
+
 def _aliases(name: str) -> dict[str, str]:
     try:
         return model_store().aliases(name)

@@ -71,7 +71,7 @@ def simulate_episode(
         raise ConfigError(f"warm-up must be 0 to {MAX_SIMULATED_STEPS} rows, got {warmup}")
 
     from learnsim.data.windows import direct_targets
-    from learnsim.evaluate.lineage import role_of, run_split
+    from learnsim.evaluate.lineage import described, role_of, run_split
     from learnsim.simulate import free_run
     from learnsim.store.models import load_model
 
@@ -116,12 +116,6 @@ def simulate_episode(
 
     range_note = simulator.range_note(simulated_rows(simulator, recorded[None], result)[0])
     role = role_of(split, start, end)
-    note = (
-        "not from the model's training data"
-        if role == "other"
-        else f"{role} split of the model's training run"
-    )
-    if "train" in role or "val" in role:
-        note += ": seen in training"
+    note = described(role)
     return clean({"episode": key, "warmup": warmup, "steps": steps, "t": t.tolist(), "features": features,
                   "split": role, "split_note": note, "range_note": range_note})  # fmt: skip
